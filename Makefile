@@ -1,0 +1,67 @@
+# The everyday commands. CMake does the building; see README.md.
+#   make run     start the tour of the examples (weftd once it exists)
+#   make test    build with warnings as errors and run every test
+#   make check   the tests again under ASan+UBSan, and the thread tests
+#                under TSan
+#   make bench   run the benchmarks and write docs/BENCHMARKS.md
+#   make stress  the long soak and crash-trial runs
+#   make install PREFIX=/usr/local
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test check check-asan check-tsan bench stress \
+        install format clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build -DWEFT_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+run: build
+	@sh scripts/tour.sh build
+
+test: build
+	@cd build && ctest --output-on-failure -j $(JOBS) -LE stress
+
+check: check-asan check-tsan
+
+check-asan:
+	@sh scripts/install-deps.sh --check
+	@cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DWEFT_WERROR=ON \
+	  -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address,undefined \
+	  -DWEFT_BENCH=OFF >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE stress
+
+# ThreadSanitizer covers the parts where threads meet (label "threads").
+check-tsan:
+	@sh scripts/install-deps.sh --check
+	@cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DWEFT_WERROR=ON \
+	  -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=thread \
+	  -DWEFT_BENCH=OFF -DWEFT_EXAMPLES=OFF >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -L threads
+
+bench: build
+	@sh bench/run.sh build
+
+stress: build
+	@cd build && WEFT_STRESS=1 ctest --output-on-failure -L stress
+
+install: build
+	@cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build build --target install
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf build build-asan build-tsan

@@ -1,0 +1,18 @@
+/* weft/weft.h - all of weft's public API in one include.
+ *
+ * weft is Python's concurrency toolkit (multiprocessing, threading, queue,
+ * concurrent.futures, gevent, socketserver) rebuilt as a C library. Each
+ * module has its own header; this one includes them all. Link with
+ * `pkg-config --cflags --libs weft`.
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include <weft/version.h>
+#include <weft/core.h>
+#include <weft/proc.h>
+#include <weft/thread.h>
+#include <weft/signal.h>
+#include <weft/command.h>
+
+#endif

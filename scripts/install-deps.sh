@@ -1,0 +1,48 @@
+#!/bin/sh
+# install-deps.sh - install the Debian packages weft's build, tests and
+# benchmarks need. Idempotent and quiet when everything is present; `make
+# run`, `make test`, `make check` and `make bench` call it first.
+set -eu
+
+# Build: compiler, CMake, pkg-config. Tests: cmocka. check: clang's
+# sanitizer runtimes. bench: python3 for the Python contenders.
+PKGS="build-essential cmake pkg-config libcmocka-dev procps python3"
+if [ "${1:-}" = "--check" ]; then
+    PKGS="$PKGS clang libclang-rt-14-dev"
+fi
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+# python3 may come from elsewhere (pyenv); it only has to be on PATH.
+case "$missing" in *python3*)
+    command -v python3 >/dev/null 2>&1 &&
+        missing=$(echo "$missing" | sed 's/ python3//') ;;
+esac
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: please install:$missing (no apt-get here)" >&2
+    exit 1
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "install-deps: need root to install:$missing" >&2
+        exit 1
+    fi
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; refresh them once if the first
+# attempt cannot find a package.
+$SUDO apt-get install -y -qq $missing >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq $missing >/dev/null
+}
