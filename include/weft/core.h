@@ -132,7 +132,8 @@ WEFT_API int weft_buf_append_str(weft_buf *b, const char *s);
  * -EINVAL for a bad format. */
 WEFT_API int weft_buf_appendf(weft_buf *b, const char *fmt, ...)
     WEFT_PRINTF(2, 3);
-WEFT_API int weft_buf_vappendf(weft_buf *b, const char *fmt, va_list ap);
+WEFT_API int weft_buf_vappendf(weft_buf *b, const char *fmt, va_list ap)
+    WEFT_PRINTF(2, 0);
 /* Remove the first n bytes (all of them if n >= len). */
 WEFT_API void weft_buf_consume(weft_buf *b, size_t n);
 /* Make the buffer empty, keeping its memory. */

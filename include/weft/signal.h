@@ -1,5 +1,5 @@
 /* weft/signal.h - signals handled in ordinary code, never in a signal
- * handler.
+ * handler (Python's signal module, minus its handler restrictions).
  *
  * Model
  *   A subscription (weft_signals) names a set of signals. While it is open,
@@ -12,12 +12,14 @@
  *   lock, allocate, print and log freely.
  *
  *   Subscribable: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM,
- *   SIGUSR1, SIGUSR2, SIGPIPE, SIGWINCH, SIGCONT, SIGTSTP... any signal but
- *   SIGKILL and SIGSTOP, and but the synchronous faults (SIGSEGV, SIGBUS,
- *   SIGILL, SIGFPE, SIGTRAP, SIGSYS), which cannot be handled in ordinary
- *   code. Several subscriptions may share a signal: each gets every
- *   delivery. When the last one on a signal closes, the signal's previous
- *   disposition is restored.
+ *   SIGUSR1, SIGUSR2, SIGPIPE, SIGWINCH, SIGCONT, SIGTSTP, the real-time
+ *   signals SIGRTMIN..SIGRTMAX... any signal except SIGKILL and SIGSTOP
+ *   (which cannot be caught) and the synchronous faults (SIGSEGV, SIGBUS,
+ *   SIGILL, SIGFPE, SIGTRAP, SIGSYS), which cannot wait for ordinary code.
+ *   Several subscriptions (up to 32) may share a signal: each gets every
+ *   delivery. The first one on a signal replaces its disposition (a
+ *   handler of yours, SIG_IGN or SIG_DFL); when the last one closes, that
+ *   previous disposition is restored.
  *
  *   How: weft installs a tiny handler that writes the record to each
  *   subscriber's non-blocking pipe (write() is async-signal-safe and atomic
@@ -25,16 +27,26 @@
  *   are - unlike signalfd, which needs the signal blocked in every thread.
  *   If a subscriber does not read and its pipe fills (thousands of pending
  *   signals), further deliveries to it are dropped, as the kernel coalesces
- *   pending standard signals too.
+ *   pending standard signals too. The handler is installed with
+ *   SA_RESTART, so most interrupted system calls resume by themselves;
+ *   poll(), sleeps and a few others still return EINTR, as they always do.
  *
  *   SIGCHLD auto-reap mode: weft_signal_ignore_children(true) sets SIGCHLD
  *   to SIG_IGN, which tells the kernel to reap every child at once (no
  *   zombies, no waiting). The exit statuses are then lost: weft processes
  *   and commands report WEFT_ENOSTATUS. weft's own children never need it.
+ *   The mode and a SIGCHLD subscription combine: while subscribed, the
+ *   kernel still reaps (SA_NOCLDWAIT) and each child's exit is still
+ *   queued, with its status.
  *
  * Threads and fork
- *   All calls are thread-safe. A forked child inherits the handler and the
- *   pipes; subscriptions are not meant to be used in it (close them).
+ *   All calls are thread-safe; one subscription may be read from several
+ *   threads at once (each delivery goes to one reader). A forked child
+ *   inherits the handler and the pipes, but not the helper thread: until
+ *   the child closes its copies of the subscriptions, signals delivered to
+ *   the child are queued to the parent's. Subscriptions are not meant to
+ *   be used in the child; weft_signals_close() there is safe and restores
+ *   the previous dispositions in the child only.
  */
 #ifndef WEFT_SIGNAL_H
 #define WEFT_SIGNAL_H
@@ -55,33 +67,39 @@ typedef struct weft_signals weft_signals;
 typedef struct weft_signal_info {
     int signo;  /* the signal number */
     int code;   /* si_code: SI_USER (kill), SI_KERNEL, CLD_EXITED... */
-    pid_t pid;  /* sender's pid (SI_USER/SI_QUEUE) or child pid (SIGCHLD) */
-    uid_t uid;  /* sender's real uid */
+    pid_t pid;  /* sender's pid (SI_USER, SI_QUEUE, SI_TKILL) or the
+                 * child's pid (SIGCHLD); else 0 */
+    uid_t uid;  /* sender's (or child's) real uid; else 0 */
     int status; /* SIGCHLD: exit status or signal; else 0 */
 } weft_signal_info;
 
 typedef void (*weft_signal_cb)(const weft_signal_info *info, void *userdata);
 
-/* Subscribe to n signals. Errors: -EINVAL (n 0, NULL, or a signal that
- * cannot be subscribed), -EMFILE, -ENOMEM. */
-WEFT_API int weft_signals_open(weft_signals **out, const int *signos,
-                               size_t n);
+/* Subscribe to n signals (repeats count once). Errors: -EINVAL (n 0,
+ * NULL, or a signal that cannot be subscribed), -EMFILE (out of
+ * descriptors, or a signal that has 32 subscriptions already), -ENOMEM.
+ * On error nothing changed. */
+WEFT_API int weft_signals_open(weft_signals **out, const int *signos, size_t n);
 /* The descriptor that is readable while deliveries are queued. Owned by
  * the subscription; poll it, do not read it yourself. */
 WEFT_API int weft_signals_fd(const weft_signals *s);
 /* Take the next delivery: 0 and *info set; -EAGAIN (timeout 0) or
- * -ETIMEDOUT when none came. */
+ * -ETIMEDOUT when none came; -EINVAL for NULL. */
 WEFT_API int weft_signals_read(weft_signals *s, weft_signal_info *info,
                                int timeout_ms);
-/* Wait up to timeout_ms for a delivery, then run cb for every queued one,
- * in the calling thread. Returns how many ran (0 on timeout). */
+/* Wait up to timeout_ms for a delivery, then run cb for it and for every
+ * one queued behind it at that moment, in the calling thread. Returns how
+ * many ran (0 on timeout), or -EINVAL for NULL. cb must not close s. */
 WEFT_API int weft_signals_dispatch(weft_signals *s, weft_signal_cb cb,
                                    void *userdata, int timeout_ms);
 /* Run cb for each delivery on a helper thread owned by the subscription,
- * until weft_signals_close(). WEFT_ESTARTED if one runs already. */
+ * until weft_signals_close(). The thread blocks all signals. cb may call
+ * weft_signals_close(s); the thread then ends when cb returns. Errors:
+ * WEFT_ESTARTED if one runs already, -EINVAL, -EMFILE, -EAGAIN. */
 WEFT_API int weft_signals_start_thread(weft_signals *s, weft_signal_cb cb,
                                        void *userdata);
-/* Unsubscribe (stopping its thread, if any) and release. NULL: no-op. */
+/* Unsubscribe (stopping and joining its thread, if any, after the
+ * callback in progress returns) and release. NULL: no-op. */
 WEFT_API void weft_signals_close(weft_signals *s);
 
 /* Send signo to pid (kill(2)); signo 0 checks that pid exists.

@@ -280,6 +280,18 @@ static void fs_init_atfork(void)
     pthread_atfork(fs_atfork_prepare, fs_atfork_parent, fs_atfork_child);
 }
 
+/* ThreadSanitizer runs a background thread of its own in every process. */
+#if defined(__SANITIZE_THREAD__)
+#define SANITIZER_THREADS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SANITIZER_THREADS 1
+#endif
+#endif
+#ifndef SANITIZER_THREADS
+#define SANITIZER_THREADS 0
+#endif
+
 /* Threads in this process, from /proc/self/status; -1 if unknown. */
 static int thread_count(void)
 {
@@ -308,7 +320,7 @@ int weft_forkserver_start(void)
         return 0;
     }
     threads = thread_count();
-    if (threads > 1 + weft__reaper_running()) {
+    if (threads > 1 + SANITIZER_THREADS + weft__reaper_running()) {
         pthread_mutex_unlock(&start_lock);
         return -EDEADLK;
     }
