@@ -41,12 +41,12 @@
  *
  * Threads and fork
  *   All calls are thread-safe; one subscription may be read from several
- *   threads at once (each delivery goes to one reader). A forked child
- *   inherits the handler and the pipes, but not the helper thread: until
- *   the child closes its copies of the subscriptions, signals delivered to
- *   the child are queued to the parent's. Subscriptions are not meant to
- *   be used in the child; weft_signals_close() there is safe and restores
- *   the previous dispositions in the child only.
+ *   threads at once (each delivery goes to one reader). Subscriptions
+ *   belong to the process that opened them: a forked child (weft process
+ *   or plain fork()) gets the previous dispositions of every subscribed
+ *   signal back, so weft_process_terminate() ends it even while its parent
+ *   listens for SIGTERM. The child's copies of the subscriptions stay
+ *   silent; it should close them (weft_signals_close() is safe there).
  */
 #ifndef WEFT_SIGNAL_H
 #define WEFT_SIGNAL_H

@@ -160,18 +160,28 @@ void weft__process_child_main(weft_process_fn fn, void *arg, const char *name,
 static int start_fork(weft_process *p)
 {
     pid_t parent = getpid();
+    sigset_t all, old;
     pid_t pid;
     int pidfd, rc;
 
     /* Otherwise the child inherits unwritten stdio buffers and writes them
      * a second time when it flushes (Python flushes before fork too). */
     fflush(NULL);
+    /* No signal may reach the child before the atfork handlers have given
+     * it its own dispositions back (signal.c): a SIGTERM sent the instant
+     * it exists must kill it, not land in its parent's subscription. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0)
+    if (pid == 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         weft__process_child_main(p->fn, weft__process_arg(p), p->name,
                                  p->daemon, parent);
+    }
+    rc = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return -rc;
     /* Nobody else reaps our children (unless SIGCHLD is ignored, which the
      * registry notices), so the pid still names this child here. */
     pidfd = weft__pidfd_open(pid);
