@@ -54,9 +54,8 @@ int main(void)
     int fds[2], code;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep lines in order across processes */
-    if (pipe(fds) < 0 ||
-        weft_process_create(&parent, parent_main, (void *)(long)fds[1],
-                            NULL) < 0)
+    if (pipe(fds) < 0 || weft_process_create(&parent, parent_main,
+                                             (void *)(long)fds[1], NULL) < 0)
         return 1;
     weft_process_start(parent);
     if (read(fds[0], &ticker_pid, sizeof ticker_pid) != sizeof ticker_pid)

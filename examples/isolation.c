@@ -34,7 +34,6 @@ int main(void)
     weft_process_start(p);
     weft_process_join(p, -1);
     weft_process_destroy(p);
-    printf("parent: counter = %d, items = %d  (unchanged)\n", counter,
-           nitems);
+    printf("parent: counter = %d, items = %d  (unchanged)\n", counter, nitems);
     return counter == 0 && nitems == 0 ? 0 : 1;
 }

@@ -97,8 +97,7 @@ int main(void)
            "%d, a subreaper)\n",
            (int)orphan, (int)ppid, (int)getpid());
     waitpid(orphan, &status, 0); /* the adopter reaps it */
-    printf("adopter reaped the orphan: state '%c'\n",
-           proc_state(orphan, NULL));
+    printf("adopter reaped the orphan: state '%c'\n", proc_state(orphan, NULL));
     weft_process_destroy(p);
     return 0;
 }

@@ -82,8 +82,7 @@ WEFT_API int weft_command_communicate(weft_command *c, const void *in,
 /* Wait for the child to exit and set *exitcode (may be NULL) with Python's
  * meaning (N >= 0 status, -S killed by signal S). 0, -ETIMEDOUT/-EAGAIN
  * while it runs, WEFT_ENOSTATUS if SIGCHLD is ignored. */
-WEFT_API int weft_command_wait(weft_command *c, int timeout_ms,
-                               int *exitcode);
+WEFT_API int weft_command_wait(weft_command *c, int timeout_ms, int *exitcode);
 
 /* Send a signal (weft_command_kill sends SIGKILL) through the pidfd. 0 if
  * the child already exited. -EINVAL for an invalid signal. */

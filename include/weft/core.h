@@ -116,7 +116,10 @@ typedef struct weft_buf {
 } weft_buf;
 
 /* Static initializer: an empty buffer with no cap beyond memory. */
-#define WEFT_BUF_INIT {NULL, 0, 0, SIZE_MAX / 2}
+#define WEFT_BUF_INIT                                                          \
+    {                                                                          \
+        NULL, 0, 0, SIZE_MAX / 2                                               \
+    }
 
 /* Make b empty with cap max (0 means no cap beyond memory). Allocates
  * nothing. */

@@ -22,12 +22,12 @@
 #define WATCH_TAG UINT64_MAX
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t reg_cond;  /* status changed; CLOCK_MONOTONIC */
+static pthread_cond_t reg_cond;      /* status changed; CLOCK_MONOTONIC */
 static struct weft__child *reg_head; /* all listed children */
 static uint64_t reg_next_id = 1;
 static int reaper_epfd = -1;
 static bool reaper_running;
-static bool atexit_done;         /* atexit handler registered */
+static bool atexit_done; /* atexit handler registered */
 /* The extra watched descriptor. watch_lock is held by the reaper while it
  * runs the callback, so that once weft__reaper_watch() returns no callback
  * is still running on the old descriptor. Order: watch_lock, reg_lock. */
@@ -158,8 +158,8 @@ static void reap_locked(struct weft__child *c)
         /* ECHILD: SIGCHLD is ignored (the kernel reaped it) or somebody
          * else's waitpid(-1) took it. The pidfd said it exited. */
         c->state = WEFT__CHILD_LOST;
-        weft__log(WEFT_LOG_WARN, "child %d: exit status lost: %s",
-                  (int)c->pid, strerror(errno));
+        weft__log(WEFT_LOG_WARN, "child %d: exit status lost: %s", (int)c->pid,
+                  strerror(errno));
     }
     unwatch_locked(c);
     pthread_cond_broadcast(&reg_cond);
@@ -250,8 +250,7 @@ static int reaper_start_locked(void)
 
 /* ---- Registry ---------------------------------------------------------- */
 
-int weft__child_add(struct weft__child *c, pid_t pid, int pidfd,
-                    unsigned flags)
+int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
 {
     struct epoll_event ev;
     int rc;
@@ -335,8 +334,8 @@ int weft__child_wait(struct weft__child *c, int timeout_ms)
             /* The reaper records the fork server's report; wait for it.
              * Wake now and then in case the server died (then the pidfd
              * is all we have). */
-            int64_t at = dl == WEFT_DEADLINE_NEVER ? weft_now_ns() + 100000000
-                                                   : dl;
+            int64_t at =
+                dl == WEFT_DEADLINE_NEVER ? weft_now_ns() + 100000000 : dl;
             if (at > weft_now_ns() + 100000000)
                 at = weft_now_ns() + 100000000;
             ts.tv_sec = at / 1000000000;

@@ -25,9 +25,9 @@
 #include <sys/types.h>
 
 enum {
-    WEFT__CHILD_DAEMON = 1,         /* SIGTERM at exit, then joined */
-    WEFT__CHILD_JOIN_AT_EXIT = 2,   /* joined by the atexit handler */
-    WEFT__CHILD_VIA_FORKSERVER = 4  /* status comes from the fork server */
+    WEFT__CHILD_DAEMON = 1,        /* SIGTERM at exit, then joined */
+    WEFT__CHILD_JOIN_AT_EXIT = 2,  /* joined by the atexit handler */
+    WEFT__CHILD_VIA_FORKSERVER = 4 /* status comes from the fork server */
 };
 
 enum { WEFT__CHILD_RUNNING = 0, WEFT__CHILD_EXITED, WEFT__CHILD_LOST };
@@ -35,14 +35,14 @@ enum { WEFT__CHILD_RUNNING = 0, WEFT__CHILD_EXITED, WEFT__CHILD_LOST };
 /* Embedded in the handle that owns the child; fields are private to
  * child.c except where noted. */
 struct weft__child {
-    pid_t pid;       /* read-only for owners once added */
-    int pidfd;       /* read-only for owners; -1 once removed */
-    unsigned flags;  /* WEFT__CHILD_* */
-    int state;       /* WEFT__CHILD_*, under the registry lock */
-    int exitcode;    /* valid in state EXITED: N or -signal */
-    uint64_t id;     /* unique, names the child in epoll events */
-    pid_t owner;     /* process that registered it (fork detection) */
-    bool listed;     /* in the registry list */
+    pid_t pid;      /* read-only for owners once added */
+    int pidfd;      /* read-only for owners; -1 once removed */
+    unsigned flags; /* WEFT__CHILD_* */
+    int state;      /* WEFT__CHILD_*, under the registry lock */
+    int exitcode;   /* valid in state EXITED: N or -signal */
+    uint64_t id;    /* unique, names the child in epoll events */
+    pid_t owner;    /* process that registered it (fork detection) */
+    bool listed;    /* in the registry list */
     struct weft__child *prev, *next;
 };
 

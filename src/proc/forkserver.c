@@ -40,11 +40,11 @@
 #include <weft/proc.h>
 
 /* Largest argument that travels to the fork server: one datagram. */
-#define FS_MAX_ARG (64 * 1024)
+#define FS_MAX_ARG  (64 * 1024)
 #define FS_MAX_NAME 255
 
 struct fs_request {
-    uint64_t fn;      /* weft_process_fn, as an integer */
+    uint64_t fn; /* weft_process_fn, as an integer */
     uint32_t daemon;
     uint32_t name_len;
     uint32_t arg_len; /* name then argument bytes follow */
@@ -473,8 +473,8 @@ int weft__forkserver_spawn(weft_process *p)
         n = sendmsg(req_fd, &msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
-        rc = errno == EPIPE || errno == ECONNRESET ? WEFT_ENOFORKSERVER
-                                                   : -errno;
+        rc =
+            errno == EPIPE || errno == ECONNRESET ? WEFT_ENOFORKSERVER : -errno;
         pthread_mutex_unlock(&req_lock);
         return rc;
     }
@@ -501,8 +501,7 @@ int weft__forkserver_spawn(weft_process *p)
                                                            : -EPROTO;
     }
     rc = weft__child_add(&p->child, reply.pid, pidfd,
-                         WEFT__CHILD_VIA_FORKSERVER |
-                             WEFT__CHILD_JOIN_AT_EXIT |
+                         WEFT__CHILD_VIA_FORKSERVER | WEFT__CHILD_JOIN_AT_EXIT |
                              (p->daemon ? WEFT__CHILD_DAEMON : 0));
     if (rc < 0) {
         weft__pidfd_send_signal(pidfd, SIGKILL);

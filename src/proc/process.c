@@ -88,8 +88,7 @@ int weft_process_create(weft_process **out, weft_process_fn fn, void *arg,
     *out = NULL;
     if (!opts)
         opts = &none;
-    if (!fn || (arg && opts->arg_bytes) ||
-        (opts->arg_len && !opts->arg_bytes))
+    if (!fn || (arg && opts->arg_bytes) || (opts->arg_len && !opts->arg_bytes))
         return -EINVAL;
     if (opts->start_method < WEFT_START_DEFAULT ||
         opts->start_method > WEFT_START_FORKSERVER)

@@ -12,13 +12,13 @@
 
 struct weft_process {
     weft_process_fn fn;
-    void *arg;               /* the raw argument (fork method only) */
-    char *name;              /* owned */
+    void *arg;  /* the raw argument (fork method only) */
+    char *name; /* owned */
     bool daemon;
     bool started;
-    int method;              /* as created: may be WEFT_START_DEFAULT */
+    int method;               /* as created: may be WEFT_START_DEFAULT */
     struct weft__child child; /* valid once started */
-    bool has_bytes;          /* arg is a copy of arg_bytes */
+    bool has_bytes;           /* arg is a copy of arg_bytes */
     size_t arg_len;
     unsigned char arg_bytes[]; /* copy of opts.arg_bytes */
 };

@@ -46,8 +46,8 @@ static int count_zombies(void)
         }
         fclose(f);
         p = strrchr(buf, ')'); /* the name may hold spaces */
-        if (p && sscanf(p + 2, "%c %d", &st, &ppid) == 2 &&
-            ppid == getpid() && st == 'Z')
+        if (p && sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid() &&
+            st == 'Z')
             n++;
     }
     closedir(d);
@@ -214,7 +214,7 @@ static void test_run_in_caller_and_isolation(void **state)
     assert_int_equal(weft_process_join(p, 5000), 0);
     assert_int_equal(weft_process_exitcode(p, &code), 0);
     assert_int_equal(code, 5);
-    assert_int_equal(global_value, 1); /* the child had its own copy */
+    assert_int_equal(global_value, 1);        /* the child had its own copy */
     assert_int_equal(weft_process_run(p), 5); /* run() is in the caller */
     assert_int_equal(global_value, 5);
     assert_int_equal(weft_process_destroy(p), 0);
@@ -287,8 +287,7 @@ static void test_no_zombies(void **state)
 
     (void)state;
     for (i = 0; i < N; i++) {
-        assert_int_equal(weft_process_create(&p, ret_arg, (void *)1, NULL),
-                         0);
+        assert_int_equal(weft_process_create(&p, ret_arg, (void *)1, NULL), 0);
         assert_int_equal(weft_process_start(p), 0);
         assert_int_equal(weft_process_join(p, 5000), 0);
         assert_int_equal(weft_process_exitcode(p, &code), 0);

@@ -157,8 +157,7 @@ static void test_many_processes_many_threads(void **state)
     for (i = 0; i < THREADS; i++) {
         memset(&w[i], 0, sizeof w[i]);
         w[i].seed = 12345u + (unsigned)i * 7919u;
-        assert_int_equal(pthread_create(&tid[i], NULL, worker_main, &w[i]),
-                         0);
+        assert_int_equal(pthread_create(&tid[i], NULL, worker_main, &w[i]), 0);
     }
     for (i = 0; i < THREADS; i++) {
         pthread_join(tid[i], NULL);
