@@ -65,11 +65,11 @@ WEFT_API unsigned weft_version_hex(void);
     XX(EWORKERDIED, -1007, "worker died")
 
 enum {
+    WEFT_ERR_FIRST = -1999, /* lowest value in weft's own range */
+    WEFT_ERR_LAST = -1000,  /* highest value in weft's own range */
 #define WEFT__ERR_ENUM(name, value, msg) WEFT_##name = (value),
     WEFT_ERRNO_MAP(WEFT__ERR_ENUM)
 #undef WEFT__ERR_ENUM
-        WEFT_ERR_FIRST = -1999, /* lowest value in weft's own range */
-    WEFT_ERR_LAST = -1000       /* highest value in weft's own range */
 };
 
 /* A human-readable message for any code a weft function returns: a negative
