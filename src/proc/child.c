@@ -44,6 +44,9 @@ static struct {
 } pending[PENDING_MAX];
 static unsigned pending_next;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* This process's pid, kept so that the ownership check on every call is
+ * not a system call; refreshed in the atfork child handler. */
+static pid_t self_pid;
 
 static void child_atexit(void)
 {
@@ -77,8 +80,10 @@ static void atfork_child(void)
             close(c->pidfd);
         c->pidfd = -1;
         c->listed = false;
+        c->watched = false;
     }
     reg_head = NULL;
+    self_pid = getpid();
     if (reaper_epfd >= 0)
         close(reaper_epfd);
     reaper_epfd = -1;
@@ -108,6 +113,7 @@ static void init_registry(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&reg_cond, &ca);
     pthread_condattr_destroy(&ca);
+    self_pid = getpid();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -122,8 +128,9 @@ int weft__exitcode_from(int code, int status)
 
 static void unwatch_locked(struct weft__child *c)
 {
-    if (reaper_epfd >= 0 && c->pidfd >= 0)
+    if (c->watched && reaper_epfd >= 0 && c->pidfd >= 0)
         epoll_ctl(reaper_epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+    c->watched = false;
 }
 
 /* Reap c if it has exited. Registry lock held. */
@@ -268,7 +275,7 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
     c->state = WEFT__CHILD_RUNNING;
     c->exitcode = 0;
     c->id = reg_next_id++;
-    c->owner = getpid();
+    c->owner = self_pid;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.u64 = c->id;
@@ -277,6 +284,7 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
         pthread_mutex_unlock(&reg_lock);
         return rc;
     }
+    c->watched = true;
     if (flags & WEFT__CHILD_VIA_FORKSERVER) {
         unsigned i;
         for (i = 0; i < PENDING_MAX; i++) {
@@ -284,7 +292,7 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
                 c->state = WEFT__CHILD_EXITED;
                 c->exitcode = pending[i].exitcode;
                 pending[i].pid = 0;
-                epoll_ctl(reaper_epfd, EPOLL_CTL_DEL, pidfd, NULL);
+                unwatch_locked(c);
                 break;
             }
         }
@@ -305,7 +313,7 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
 
 static bool foreign(const struct weft__child *c)
 {
-    return c->owner != getpid();
+    return c->owner != self_pid;
 }
 
 int weft__child_wait(struct weft__child *c, int timeout_ms)
@@ -528,7 +536,7 @@ int weft__reaper_running(void)
 void weft__child_exit_all(void)
 {
     struct weft__child *c, *next;
-    pid_t me = getpid();
+    pid_t me = self_pid;
 
     pthread_mutex_lock(&reg_lock);
     for (c = reg_head; c; c = c->next) {

@@ -43,6 +43,7 @@ struct weft__child {
     uint64_t id;    /* unique, names the child in epoll events */
     pid_t owner;    /* process that registered it (fork detection) */
     bool listed;    /* in the registry list */
+    bool watched;   /* in the reaper's epoll set */
     struct weft__child *prev, *next;
 };
 
