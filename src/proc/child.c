@@ -276,6 +276,12 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
     c->exitcode = 0;
     c->id = reg_next_id++;
     c->owner = self_pid;
+    if (pidfd < 0) {
+        /* Gone before it could be named: only the kernel's auto-reap
+         * (SIGCHLD ignored) does that to a child of ours. */
+        c->state = WEFT__CHILD_LOST;
+        goto list;
+    }
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.u64 = c->id;
@@ -297,6 +303,7 @@ int weft__child_add(struct weft__child *c, pid_t pid, int pidfd, unsigned flags)
             }
         }
     }
+list:
     c->prev = NULL;
     c->next = reg_head;
     if (reg_head)

@@ -48,8 +48,11 @@ struct weft__child {
 };
 
 /* Register a started child. Takes ownership of pidfd (closed by
- * weft__child_remove). Starts the reaper and the atexit handler on first
- * use. 0, or -errno (then the caller still owns pidfd). */
+ * weft__child_remove). pidfd -1 registers a child that was already reaped
+ * by the kernel before its pidfd could be opened (SIGCHLD ignored): it is
+ * recorded as exited with its status lost. Starts the reaper and the
+ * atexit handler on first use. 0, or -errno (then the caller still owns
+ * pidfd). */
 int weft__child_add(struct weft__child *c, pid_t pid, int pidfd,
                     unsigned flags);
 /* Wait for exit (timeout convention). 0 once exited or lost, -ETIMEDOUT,

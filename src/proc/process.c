@@ -184,19 +184,22 @@ static int start_fork(weft_process *p)
     /* Nobody else reaps our children (unless SIGCHLD is ignored, which the
      * registry notices), so the pid still names this child here. */
     pidfd = weft__pidfd_open(pid);
-    if (pidfd < 0) {
+    if (pidfd < 0 && errno != ESRCH) {
         rc = -errno;
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return rc;
     }
+    /* ESRCH: it already ran and the kernel reaped it (SIGCHLD ignored);
+     * it is registered as exited with its status lost. */
     rc = weft__child_add(&p->child, pid, pidfd,
                          WEFT__CHILD_JOIN_AT_EXIT |
                              (p->daemon ? WEFT__CHILD_DAEMON : 0));
     if (rc < 0) {
-        weft__pidfd_send_signal(pidfd, SIGKILL);
+        kill(pid, SIGKILL); /* still our unreaped child: pid is safe */
         waitpid(pid, NULL, 0);
-        close(pidfd);
+        if (pidfd >= 0)
+            close(pidfd);
         return rc;
     }
     return 0;

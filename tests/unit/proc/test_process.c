@@ -485,6 +485,27 @@ static void test_sigchld_ignored_loses_status(void **state)
     assert_int_equal(count_zombies(), 0);
 }
 
+/* With SIGCHLD ignored the kernel may reap a quick child before the parent
+ * opens its pidfd: start must still succeed, with the status lost. */
+static void test_sigchld_ignored_quick_children(void **state)
+{
+    struct sigaction ign = {0}, old;
+    weft_process *p;
+    int i, code;
+
+    (void)state;
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGCHLD, &ign, &old);
+    for (i = 0; i < 1000; i++) {
+        assert_int_equal(weft_process_create(&p, ret_arg, NULL, NULL), 0);
+        assert_int_equal(weft_process_start(p), 0);
+        assert_int_equal(weft_process_join(p, 5000), 0);
+        assert_int_equal(weft_process_exitcode(p, &code), WEFT_ENOSTATUS);
+        assert_int_equal(weft_process_destroy(p), 0);
+    }
+    sigaction(SIGCHLD, &old, NULL);
+}
+
 static void test_current_process(void **state)
 {
     (void)state;
@@ -627,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_exit_joins_children_and_ends_daemons),
         cmocka_unit_test(test_inherited_handle_is_inert),
         cmocka_unit_test(test_sigchld_ignored_loses_status),
+        cmocka_unit_test(test_sigchld_ignored_quick_children),
         cmocka_unit_test(test_current_process),
         cmocka_unit_test(test_forkserver),
         cmocka_unit_test(test_forkserver_default_method),
