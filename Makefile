@@ -7,10 +7,12 @@
 #   make stress  the long soak and crash-trial runs
 #   make install PREFIX=/usr/local
 PREFIX ?= /usr/local
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test check check-asan check-tsan bench stress \
+.PHONY: all deps build run test check check-banned check-asan check-tsan \
+        bench stress \
         install format clean
 
 all: build
@@ -28,7 +30,10 @@ run: build
 test: build
 	@cd build && ctest --output-on-failure -j $(JOBS) -LE stress
 
-check: check-asan check-tsan
+check: check-banned check-asan check-tsan
+
+check-banned:
+	@sh scripts/check-banned.sh
 
 check-asan:
 	@sh scripts/install-deps.sh --check
