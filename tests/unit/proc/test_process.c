@@ -20,55 +20,9 @@
 
 #include <weft/weft.h>
 
+#include "unit/proc_helpers.h"
+
 /* ---- Helpers ------------------------------------------------------------ */
-
-/* Children of this process in state Z, read from /proc. */
-static int count_zombies(void)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        char path[300], buf[512], *p, st;
-        int ppid;
-        FILE *f;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (!fgets(buf, sizeof buf, f)) {
-            fclose(f);
-            continue;
-        }
-        fclose(f);
-        p = strrchr(buf, ')'); /* the name may hold spaces */
-        if (p && sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid() &&
-            st == 'Z')
-            n++;
-    }
-    closedir(d);
-    return n;
-}
-
-/* Wait up to ms for pid (not necessarily our child) to disappear. */
-static int gone_within(pid_t pid, int ms)
-{
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    struct pollfd pfd;
-    int rc;
-
-    if (fd < 0)
-        return errno == ESRCH;
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    rc = poll(&pfd, 1, ms);
-    close(fd);
-    return rc == 1;
-}
 
 static int ret_arg(void *arg)
 {

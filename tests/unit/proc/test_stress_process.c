@@ -28,36 +28,11 @@
 
 #include <weft/weft.h>
 
+#include "unit/proc_helpers.h"
+
 enum { THREADS = 4 };
 
 static int trials_per_thread;
-
-static int count_zombies(void)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        char path[300], buf[512], *p, st;
-        int ppid;
-        FILE *f;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) &&
-            sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == getpid() &&
-            st == 'Z')
-            n++;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
 
 /* Sleeps a little (0-3 ms, from the argument), then returns a code. */
 static int nap_then_return(void *arg)
