@@ -14,5 +14,8 @@
 #include <weft/thread.h>
 #include <weft/signal.h>
 #include <weft/command.h>
+#include <weft/shm.h>
+#include <weft/sync.h>
+#include <weft/shared.h>
 
 #endif
