@@ -23,9 +23,11 @@
  *   function on a value in place under that lock, and weft_dict_add_i64()
  *   is the `d["count"] -= 1` that, unlike Python's Manager dict (a get and
  *   a set, two round trips), loses no update when 100 processes do it at
- *   once. A process killed in the middle of an update leaves the entry as
- *   it was when it died; the next caller gets WEFT_OWNERDEAD (the call
- *   itself succeeded) as a sign to check.
+ *   once. A process killed in the middle of a call, even by SIGKILL, never
+ *   leaves a change half-made: the entry is as it was before the call, or
+ *   (if the death came after the change was committed) as the call made
+ *   it; the dict repairs itself, and the next caller gets WEFT_OWNERDEAD
+ *   (its call itself succeeded) as a sign that somebody died using it.
  *
  * Threads and fork
  *   As for weft/sync.h: any number of threads and (shared placement)
@@ -72,7 +74,12 @@ WEFT_API weft_lock *weft_array_lock(weft_array *a);
 
 /* Element i as an integer or a double, converted from the element's type
  * (-EINVAL for a bytes array or with a NULL out). -ERANGE for i >= len.
- * set: -ERANGE also when the value does not fit the element type. */
+ * set: -ERANGE also when the value does not fit the element type.
+ * Conversions: an integer that does not fit the requested type (a
+ * negative one as uint64, a uint64 above INT64_MAX as int64) is -ERANGE;
+ * a double becomes an integer as a C cast does, truncated toward zero,
+ * and is -ERANGE when NaN or out of the type's range; an integer becomes
+ * the nearest double (exact up to 2^53). */
 WEFT_API int weft_array_get_i64(weft_array *a, size_t i, int64_t *out);
 WEFT_API int weft_array_set_i64(weft_array *a, size_t i, int64_t v);
 WEFT_API int weft_array_get_u64(weft_array *a, size_t i, uint64_t *out);
@@ -80,17 +87,26 @@ WEFT_API int weft_array_set_u64(weft_array *a, size_t i, uint64_t v);
 WEFT_API int weft_array_get_double(weft_array *a, size_t i, double *out);
 WEFT_API int weft_array_set_double(weft_array *a, size_t i, double v);
 /* Atomic add on an integer element, wrapping as the type wraps (signed
- * types wrap as two's complement); *result (may be NULL) gets the new
- * value. -EINVAL for double or bytes. */
+ * types wrap as two's complement; for int32 the delta counts modulo
+ * 2^32); *result (may be NULL) gets the new value (for uint64 its 64 bits:
+ * read it back as (uint64_t)*result). -EINVAL for double or bytes. */
 WEFT_API int weft_array_add(weft_array *a, size_t i, int64_t delta,
                             int64_t *result);
 /* Atomic compare-exchange on an integer element: if it equals *expected,
  * store desired and return 1; otherwise store its value in *expected and
- * return 0. -EINVAL for double or bytes. */
+ * return 0. -EINVAL for double or bytes (or a NULL expected); -ERANGE for
+ * an int32 element and a desired value outside int32 (an expected value
+ * outside it simply does not match). uint64 elements compare and store
+ * the 64 bits of the int64_t values, as weft_array_add does. */
 WEFT_API int weft_array_cas(weft_array *a, size_t i, int64_t *expected,
                             int64_t desired);
-/* Bytes elements: copy in (n <= elem_size; the rest is zero-filled) and
- * out (cap >= elem_size, -ENOBUFS otherwise). -EINVAL for other types. */
+/* Bytes elements: copy in (n <= elem_size, -EMSGSIZE otherwise; the rest
+ * is zero-filled) and out (all elem_size bytes; cap >= elem_size, -ENOBUFS
+ * otherwise). -EINVAL for other types or NULL pointers. With a lock, the
+ * copy is made holding it (or under the caller's hold, if the caller
+ * already holds it). 0, or WEFT_OWNERDEAD when the copy was made after
+ * taking the lock from a dead owner, who may have left elements
+ * half-written. */
 WEFT_API int weft_array_set_bytes(weft_array *a, size_t i, const void *p,
                                   size_t n);
 WEFT_API int weft_array_get_bytes(weft_array *a, size_t i, void *buf,
@@ -161,13 +177,19 @@ WEFT_API int weft_dict_create(weft_dict **out, weft_arena *where,
 
 /* Keys are NUL-terminated strings; their length without the NUL is what
  * max_key limits. Every call below returns its own result on success, or
- * WEFT_OWNERDEAD when it succeeded after taking the dict's lock from a
- * dead owner (see above). Common errors: -EINVAL (NULL arguments, empty
- * key), -ENAMETOOLONG (key over max_key). */
+ * WEFT_OWNERDEAD when it succeeded after a process died holding the
+ * dict's lock (see above). The notice is given once, to the first call
+ * after the death that succeeds and can carry it: a call that fails
+ * returns its error, and contains and len their answer (see there),
+ * leaving it to the next. Common errors: -EINVAL (NULL arguments, empty
+ * key), -ENAMETOOLONG (key over max_key), -EDEADLK (called from inside an
+ * update or foreach function). */
 
-/* Copy the value of key into buf (cap bytes): returns its length; -ENOENT
- * if absent; -ENOBUFS if cap is too small (nothing copied; *len_out, if
- * not NULL, gets the length needed). */
+/* Copy the value of key into buf (cap bytes; buf may be NULL when cap is
+ * 0): returns its length; -ENOENT if absent; -ENOBUFS if cap is too small
+ * (nothing copied). Whenever the key is found, *len_out (if not NULL) gets
+ * the value's length: the only place to find it when get returns
+ * WEFT_OWNERDEAD, which it does having copied the value all the same. */
 WEFT_API int weft_dict_get(weft_dict *d, const char *key, void *buf,
                            size_t cap, size_t *len_out);
 /* Insert or replace. -EMSGSIZE (value over max_value), -ENOSPC (a new key
@@ -176,31 +198,39 @@ WEFT_API int weft_dict_set(weft_dict *d, const char *key, const void *val,
                            size_t len);
 /* Remove. -ENOENT if absent. */
 WEFT_API int weft_dict_delete(weft_dict *d, const char *key);
-/* 1 if key is present, else 0. */
+/* 1 if key is present, else 0. Never WEFT_OWNERDEAD, which is also 1:
+ * after a dead owner, contains and len return their true answer and leave
+ * the notice to the next call that can carry it. */
 WEFT_API int weft_dict_contains(weft_dict *d, const char *key);
-/* Number of entries. */
+/* Number of entries (never WEFT_OWNERDEAD, as for contains). */
 WEFT_API int weft_dict_len(weft_dict *d);
 
-/* Update in place, atomically: fn gets the value's bytes (buf, with
- * max_value bytes of room) and its length in *len (0 and exists = false if
- * the key is absent); it may change both; it returns 0 to store the
- * result, 1 to delete the entry, or a negative code to leave the entry as
- * it was and make update return that code. fn runs under the dict's lock:
- * keep it short and do not call the dict from it. Errors as set. */
+/* Update in place, atomically: fn gets a copy of the value's bytes (buf,
+ * with max_value bytes of room) and its length in *len (0 and exists =
+ * false if the key is absent; buf's bytes are then unspecified); it may
+ * change both; it returns 0 to store the result, 1 to delete the entry
+ * (nothing to do if absent), or a negative code to leave the entry as it
+ * was and make update return that code (any other value: -EINVAL). The
+ * result is stored only after fn returns, so a process killed inside fn
+ * leaves the entry as it was. fn runs under the dict's lock: keep it
+ * short; a dict call from inside it fails with -EDEADLK. Errors as set
+ * (-EMSGSIZE if fn set *len above max_len). */
 typedef int (*weft_dict_update_fn)(void *buf, size_t *len, size_t max_len,
                                    bool exists, void *arg);
 WEFT_API int weft_dict_update(weft_dict *d, const char *key,
                               weft_dict_update_fn fn, void *arg);
 /* The common update: the value is an int64_t (8 bytes, native byte
- * order; an absent key counts as 0): add delta, store, and set *result
- * (may be NULL). -EPROTO if the stored value is not 8 bytes. */
+ * order; an absent key counts as 0): add delta (wrapping as two's
+ * complement), store, and set *result (may be NULL). -EPROTO if the stored
+ * value is not 8 bytes, -EMSGSIZE if max_value is under 8. */
 WEFT_API int weft_dict_add_i64(weft_dict *d, const char *key, int64_t delta,
                                int64_t *result);
 
 /* Iterate: call fn(key, value, len, arg) for every entry, in no particular
  * order, under the lock (a snapshot of one instant); fn returns 0 to go on
- * or anything else to stop, which foreach then returns. fn must not call
- * the dict. */
+ * or anything else to stop, which foreach then returns as it is (0 or
+ * WEFT_OWNERDEAD when fn saw every entry). The pointers are valid only
+ * during the call. fn must not call the dict (-EDEADLK). */
 typedef int (*weft_dict_foreach_fn)(const char *key, const void *val,
                                     size_t len, void *arg);
 WEFT_API int weft_dict_foreach(weft_dict *d, weft_dict_foreach_fn fn,

@@ -61,34 +61,44 @@ typedef struct weft_region weft_region;
 /* An anonymous shared region of size bytes (rounded up to whole pages),
  * zero-filled. Errors: -EINVAL (size 0), -ENOMEM. */
 WEFT_API int weft_region_create(weft_region **out, size_t size);
-/* A new named region; fails with -EEXIST if the name exists. mode is the
- * permission bits (0600 is usual). Errors: -EINVAL (bad name or size 0),
- * -EEXIST, -EACCES, -ENOSPC/-ENOMEM (no room in /dev/shm). */
+/* A new named region of size bytes (rounded up to whole pages),
+ * zero-filled; fails with -EEXIST if the name exists. mode is the
+ * permission bits (0600 is usual; the umask applies). The memory is
+ * reserved now, so a full /dev/shm fails here rather than as a SIGBUS
+ * later. A create that fails removes the name again. Errors: -EINVAL (bad
+ * name, size 0, mode beyond 07777), -EEXIST, -EACCES, -ENOSPC/-ENOMEM (no
+ * room in /dev/shm). */
 WEFT_API int weft_region_create_named(weft_region **out, const char *name,
                                       size_t size, unsigned mode);
-/* Map an existing named region, at its full size. Errors: -EINVAL,
- * -ENOENT, -EACCES. */
+/* Map an existing named region, at its full size. Errors: -EINVAL (bad
+ * name), -ENOENT, -EACCES, -EAGAIN (the object has size 0: its creator
+ * has not sized it yet). */
 WEFT_API int weft_region_open(weft_region **out, const char *name);
 WEFT_API void *weft_region_addr(const weft_region *r);
 WEFT_API size_t weft_region_size(const weft_region *r);
 /* Unmap and release the handle. NULL is a no-op. Objects inside become
- * unreachable from this process. 0 or -errno. */
+ * unreachable from this process (the other mappings keep them). 0 or
+ * -errno. */
 WEFT_API int weft_region_close(weft_region *r);
-/* Remove a name (the memory lives on while mapped). -ENOENT if absent. */
+/* Remove a name (the memory lives on while mapped). -ENOENT if absent,
+ * -EINVAL for a bad name. */
 WEFT_API int weft_region_unlink(const char *name);
 
 /* ---- Arenas ------------------------------------------------------------- */
 
 typedef struct weft_arena weft_arena;
 
-/* The default shared arena, as a placement argument (see above). */
+/* The default shared arena, as a placement argument (see above). Every
+ * arena call below also accepts it in place of an arena. */
 #define WEFT_SHARED ((weft_arena *)1)
 
-/* An anonymous arena of size bytes (at least 4 KiB). Errors as
- * weft_region_create. */
+/* An anonymous arena of size bytes (at least 4 KiB; rounded up to whole
+ * pages). Errors as weft_region_create, and -EINVAL below 4 KiB. */
 WEFT_API int weft_arena_create(weft_arena **out, size_t size);
-/* A named arena (-EEXIST if the name exists) and opening one (-ENOENT;
- * -EPROTO if the region is not a weft arena or of another version). */
+/* A named arena (errors as weft_region_create_named) and opening one
+ * (errors as weft_region_open; -EPROTO if the region is not a weft arena
+ * or of another version; -EAGAIN while its creator is still formatting it
+ * - an all-zero region reads the same). */
 WEFT_API int weft_arena_create_named(weft_arena **out, const char *name,
                                      size_t size, unsigned mode);
 WEFT_API int weft_arena_open(weft_arena **out, const char *name);
@@ -101,14 +111,22 @@ WEFT_API int weft_arena_close(weft_arena *a);
 
 /* Allocate size bytes, 64-byte aligned, zero-filled. 0 and *out set, or
  * -EINVAL (size 0), -ENOMEM (the arena is full). Thread- and
- * process-safe. */
+ * process-safe; waits only for another caller's alloc or free. A process
+ * that dies inside alloc or free is repaired after by the next caller;
+ * blocks a dead process held are not given back. If that repair finds the
+ * arena corrupt (a stray write, not a death), this and every later call
+ * fail with -ENOTRECOVERABLE. */
 WEFT_API int weft_arena_alloc(weft_arena *a, size_t size, void **out);
 /* Give back a block from weft_arena_alloc, from any process that maps the
- * arena. NULL is a no-op. -EINVAL for a pointer that is not the start of a
- * live block of an arena (checked as far as the block header allows). */
+ * arena (it needs no handle: the block's header leads to its arena). NULL
+ * is a no-op. -EINVAL for a pointer that is not the start of a live block
+ * of an arena, such as a double free (checked as far as the block header
+ * allows: like free(), it reads the 32 bytes before p, so p must point
+ * into mapped memory). -ENOTRECOVERABLE as weft_arena_alloc. */
 WEFT_API int weft_arena_free(void *p);
 /* Bytes free in the arena in total, and the largest block that one
- * allocation could get now. */
+ * allocation could get now (largest may be NULL). 0 for NULL or a corrupt
+ * arena. */
 WEFT_API size_t weft_arena_available(weft_arena *a, size_t *largest);
 
 /* Offsets: a pointer into the arena as an offset from its start (valid in

@@ -11,6 +11,8 @@
 
 #include "sync/sync_int.h"
 
+#include <weft/sync.h>
+
 int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, bool shared,
                      weft_deadline deadline)
 {
@@ -140,7 +142,7 @@ pid_t weft__rmutex_owner(const pthread_mutex_t *m)
     /* The futex word of a robust mutex holds the owner's kernel id; the
      * kernel clears it (and sets FUTEX_OWNER_DIED) when the owner dies.
      * __data.__lock is that word in glibc's public pthread_mutex_t. */
-    unsigned w = __atomic_load_n((const unsigned *)&m->__data.__lock,
-                                 __ATOMIC_RELAXED);
+    unsigned w =
+        __atomic_load_n((const unsigned *)&m->__data.__lock, __ATOMIC_RELAXED);
     return (pid_t)(w & FUTEX_TID_MASK);
 }

@@ -36,7 +36,19 @@ int weft__futex_wait(_Atomic uint32_t *word, uint32_t expected, bool shared,
 /* Wake up to n sleepers on word (INT32_MAX: all). Returns how many. */
 int weft__futex_wake(_Atomic uint32_t *word, int n, bool shared);
 
-/* ---- Thread identity ------------------------------------------------------ */
+/* A hint to the CPU inside a spin loop (lets the other hyperthread run,
+ * saves power). */
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- Thread identity ------------------------------------------------------
+ */
 
 /* The calling thread's kernel id, cached per thread (and refreshed in a
  * forked child). */
