@@ -45,7 +45,8 @@ struct held_list {
     weft_lock *inline_v[16];
 };
 
-static __thread struct held_list held;
+static __thread struct held_list held
+    __attribute__((tls_model("initial-exec")));
 static pthread_key_t held_key;
 static pthread_once_t held_once = PTHREAD_ONCE_INIT;
 
@@ -74,9 +75,9 @@ static void held_init(void)
     pthread_key_create(&held_key, held_destructor);
 }
 
-/* Make room for one more entry before taking a lock, so that a lock once
- * taken can always be recorded. */
-static int held_reserve(void)
+/* Room for more entries: the first call in a thread sets the list up and
+ * registers the destructor; later ones grow it. */
+static int held_grow(void)
 {
     weft_lock **v;
 
@@ -103,11 +104,22 @@ static int held_reserve(void)
     return 0;
 }
 
+/* Make room for one more entry before taking a lock, so that a lock once
+ * taken can always be recorded. cap is 0 until a thread's first lock. */
+static inline int held_reserve(void)
+{
+    return held.n < held.cap ? 0 : held_grow();
+}
+
 static void held_remove(weft_lock *l)
 {
     int i;
 
-    for (i = held.n - 1; i >= 0; i--) {
+    if (held.n > 0 && held.v[held.n - 1] == l) {
+        held.n--; /* the usual case: the last lock taken */
+        return;
+    }
+    for (i = held.n - 2; i >= 0; i--) {
         if (held.v[i] == l) {
             memmove(&held.v[i], &held.v[i + 1],
                     sizeof held.v[0] * (size_t)(held.n - i - 1));
@@ -120,9 +132,17 @@ static void held_remove(weft_lock *l)
 /* ---- Private lock ----------------------------------------------------------
  */
 
+/* The calling thread's identity for private locks: the address of its
+ * held list, unique among live threads of the process and free to compute
+ * (pthread_self() is a call into the C library). */
+static inline uintptr_t self_id(void)
+{
+    return (uintptr_t)&held;
+}
+
 static int private_acquire(weft_lock *l, weft_deadline deadline, bool nowait)
 {
-    uintptr_t self = (uintptr_t)pthread_self();
+    uintptr_t self = self_id();
     uint32_t c = WEFT__LOCK_FREE;
     int rc = 0, spins;
 
@@ -170,14 +190,14 @@ got:
 
 static int private_release(weft_lock *l)
 {
-    uint32_t w = atomic_load(&l->word);
-
-    if ((w != WEFT__LOCK_HELD && w != WEFT__LOCK_CONTENDED) ||
-        atomic_load(&l->owner) != (uintptr_t)pthread_self())
+    /* Only the holder ever stores its own id in owner, and clears it
+     * before letting go: owner == self means we hold it. */
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) != self_id())
         return -EPERM;
     atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
     held_remove(l);
-    if (atomic_fetch_sub(&l->word, 1) != WEFT__LOCK_HELD) {
+    if (atomic_fetch_sub_explicit(&l->word, 1, memory_order_release) !=
+        WEFT__LOCK_HELD) {
         atomic_store(&l->word, WEFT__LOCK_FREE);
         weft__futex_wake(&l->word, 1, false);
     }
@@ -205,7 +225,7 @@ int weft__lock_held_by_me(const weft_lock *l)
         return weft__rmutex_owner(&l->m) == weft__gettid();
     w = atomic_load(&((weft_lock *)l)->word);
     return (w == WEFT__LOCK_HELD || w == WEFT__LOCK_CONTENDED) &&
-           atomic_load(&((weft_lock *)l)->owner) == (uintptr_t)pthread_self();
+           atomic_load(&((weft_lock *)l)->owner) == self_id();
 }
 
 bool weft__lock_shared(const weft_lock *l)
@@ -258,10 +278,22 @@ int weft__lock_acquire_until(weft_lock *l, weft_deadline deadline, bool nowait)
 
 int weft_lock_acquire(weft_lock *l, int timeout_ms)
 {
+    uint32_t c = WEFT__LOCK_FREE;
+
     if (!l)
         return -EINVAL;
-    return weft__lock_acquire_until(l, weft_deadline_in(timeout_ms),
-                                    timeout_ms == 0);
+    /* The uncontended private case, inline: one compare-exchange. */
+    if (!l->shared && held.n < held.cap &&
+        atomic_compare_exchange_strong_explicit(&l->word, &c, WEFT__LOCK_HELD,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+        atomic_store_explicit(&l->owner, self_id(), memory_order_relaxed);
+        held.v[held.n++] = l;
+        return 0;
+    }
+    return weft__lock_acquire_until(
+        l, timeout_ms < 0 ? WEFT_DEADLINE_NEVER : weft_deadline_in(timeout_ms),
+        timeout_ms == 0);
 }
 
 int weft_lock_release(weft_lock *l)
