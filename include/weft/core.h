@@ -62,7 +62,7 @@ WEFT_API unsigned weft_version_hex(void);
        "exit status lost (child reaped elsewhere or SIGCHLD ignored)")         \
     XX(ENOFORKSERVER, -1005, "fork server not started or gone")                \
     XX(ECLOSED, -1006, "closed by the other side")                             \
-    XX(EWORKERDIED, -1007, "worker died")                                     \
+    XX(EWORKERDIED, -1007, "worker died")                                      \
     XX(EBROKEN, -1008, "barrier broken (a party timed out, or it was aborted)")
 
 enum {

@@ -20,7 +20,8 @@
  *   longest key and its largest value are fixed at creation; the memory is
  *   reserved then, so it never allocates afterwards. Every call takes its
  *   robust lock, so each call is atomic; weft_dict_update() runs a caller's
- *   function on a value in place under that lock, and weft_dict_add_i64()
+ *   function on a value under that lock and stores what it makes of it
+ *   (a read-modify-write in one call), and weft_dict_add_i64()
  *   is the `d["count"] -= 1` that, unlike Python's Manager dict (a get and
  *   a set, two round trips), loses no update when 100 processes do it at
  *   once. A process killed in the middle of a call, even by SIGKILL, never
@@ -50,11 +51,11 @@ extern "C" {
 #endif
 
 enum weft_type {
-    WEFT_INT32 = 1, /* 'i' in Python's array codes */
-    WEFT_INT64 = 2, /* 'q' */
+    WEFT_INT32 = 1,  /* 'i' in Python's array codes */
+    WEFT_INT64 = 2,  /* 'q' */
     WEFT_UINT64 = 3, /* 'Q' */
     WEFT_DOUBLE = 4, /* 'd' */
-    WEFT_BYTES = 5  /* 'c' * size: a fixed-size byte string */
+    WEFT_BYTES = 5   /* 'c' * size: a fixed-size byte string */
 };
 
 /* ---- Array -------------------------------------------------------------- */
@@ -117,15 +118,14 @@ WEFT_API void *weft_array_data(weft_array *a);
 /* -EBUSY while its lock is held. NULL is a no-op. */
 WEFT_API int weft_array_destroy(weft_array *a);
 
-/* ---- Value: an array of one ----------------------------------------------- */
+/* ---- Value: an array of one --------------------------------------------- */
 
 /* weft_value is a one-element weft_array; every weft_array_* call works on
  * it with index 0. These wrappers read better. */
 typedef weft_array weft_value;
 
 static inline int weft_value_create(weft_value **out, weft_arena *where,
-                                    int type, size_t elem_size,
-                                    bool with_lock)
+                                    int type, size_t elem_size, bool with_lock)
 {
     return weft_array_create(out, where, type, 1, elem_size, with_lock);
 }
@@ -145,8 +145,7 @@ static inline int weft_value_set_double(weft_value *v, double x)
 {
     return weft_array_set_double(v, 0, x);
 }
-static inline int weft_value_add(weft_value *v, int64_t delta,
-                                 int64_t *result)
+static inline int weft_value_add(weft_value *v, int64_t delta, int64_t *result)
 {
     return weft_array_add(v, 0, delta, result);
 }
@@ -190,8 +189,8 @@ WEFT_API int weft_dict_create(weft_dict **out, weft_arena *where,
  * (nothing copied). Whenever the key is found, *len_out (if not NULL) gets
  * the value's length: the only place to find it when get returns
  * WEFT_OWNERDEAD, which it does having copied the value all the same. */
-WEFT_API int weft_dict_get(weft_dict *d, const char *key, void *buf,
-                           size_t cap, size_t *len_out);
+WEFT_API int weft_dict_get(weft_dict *d, const char *key, void *buf, size_t cap,
+                           size_t *len_out);
 /* Insert or replace. -EMSGSIZE (value over max_value), -ENOSPC (a new key
  * and no free entry). */
 WEFT_API int weft_dict_set(weft_dict *d, const char *key, const void *val,

@@ -77,9 +77,11 @@ WEFT_API int weft_lock_destroy(weft_lock *l);
  * however the block is left: at its end, by break or continue, and also by
  * return or a goto out of it (a cleanup attribute runs on every exit from
  * the scope). Only longjmp() and exit() skip the release. If the lock
- * cannot be acquired at all (-EDEADLK: already held by the caller) the
- * block does not run. A WEFT_OWNERDEAD acquisition runs the block; use
- * weft_lock_acquire directly when you need to see that code. */
+ * cannot be acquired at all the block does not run: -EDEADLK (already held
+ * by the caller) or a NULL lock (for instance weft_value_lock() of a value
+ * created without one) - check for NULL first where it can happen. A
+ * WEFT_OWNERDEAD acquisition runs the block; use weft_lock_acquire directly
+ * when you need to see that code. */
 #define WEFT_WITH_LOCK(l)                                                      \
     WEFT__WITH_LOCK(l, WEFT__CAT(weft__guard_, __COUNTER__))
 
@@ -195,15 +197,30 @@ struct weft__lock_guard {
     int held;
 };
 
-WEFT_API struct weft__lock_guard weft__lock_guard_take(weft_lock *l);
-WEFT_API void weft__lock_guard_drop(struct weft__lock_guard *g);
+/* Inline: the guard costs nothing over calling acquire and release. */
+static inline struct weft__lock_guard weft__lock_guard_take(weft_lock *l)
+{
+    struct weft__lock_guard g;
+
+    g.lock = l;
+    g.held = weft_lock_acquire(l, -1) >= 0;
+    return g;
+}
+
+static inline void weft__lock_guard_drop(struct weft__lock_guard *g)
+{
+    if (g->held) {
+        g->held = 0;
+        weft_lock_release(g->lock);
+    }
+}
 
 #define WEFT__CAT2(a, b) a##b
-#define WEFT__CAT(a, b) WEFT__CAT2(a, b)
+#define WEFT__CAT(a, b)  WEFT__CAT2(a, b)
 #define WEFT__WITH_LOCK(l, g)                                                  \
-    for (struct weft__lock_guard g                                           \
-             __attribute__((cleanup(weft__lock_guard_drop))) =               \
-                 weft__lock_guard_take(l);                                     \
+    for (struct weft__lock_guard g                                             \
+         __attribute__((cleanup(weft__lock_guard_drop))) =                     \
+             weft__lock_guard_take(l);                                         \
          g.held; weft__lock_guard_drop(&g))
 
 #ifdef __cplusplus

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/log_int.h"
+#include "core/sanitizer_int.h"
 #include "proc/child_int.h"
 #include "proc/pidfd_int.h"
 #include "proc/process_int.h"
@@ -281,16 +282,7 @@ static void fs_init_atfork(void)
 }
 
 /* ThreadSanitizer runs a background thread of its own in every process. */
-#if defined(__SANITIZE_THREAD__)
-#define SANITIZER_THREADS 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SANITIZER_THREADS 1
-#endif
-#endif
-#ifndef SANITIZER_THREADS
-#define SANITIZER_THREADS 0
-#endif
+#define SANITIZER_THREADS WEFT__TSAN
 
 /* Threads in this process, from /proc/self/status; -1 if unknown. */
 static int thread_count(void)

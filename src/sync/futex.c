@@ -55,7 +55,7 @@ int weft__futex_wake(_Atomic uint32_t *word, int n, bool shared)
 
 /* ---- Thread identity ---------------------------------------------------- */
 
-static __thread pid_t cached_tid;
+static __thread pid_t cached_tid __attribute__((tls_model("initial-exec")));
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
 /* The forking thread carries its parent-side id into the child. */

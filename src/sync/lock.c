@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sanitizer_int.h"
 #include "sync/lock_int.h"
 #include "sync/sync_int.h"
 
@@ -268,11 +269,13 @@ int weft__lock_acquire_until(weft_lock *l, weft_deadline deadline, bool nowait)
 {
     if (!l->shared)
         return private_acquire(l, deadline, nowait);
-    /* trylock on a mutex we hold says EBUSY; say what it is. */
-    if (weft__rmutex_owner(&l->m) == weft__gettid())
-        return -EDEADLK;
-    if (nowait)
+    /* The error-checking mutex says EDEADLK itself when it would wait on
+     * its own holder; trylock says EBUSY instead, so ask the futex word. */
+    if (nowait) {
+        if (weft__rmutex_owner(&l->m) == weft__gettid())
+            return -EDEADLK;
         return weft__rmutex_lock(&l->m, 0);
+    }
     return weft__rmutex_lock_until(&l->m, deadline);
 }
 
@@ -302,10 +305,10 @@ int weft_lock_release(weft_lock *l)
         return -EINVAL;
     if (!l->shared)
         return private_release(l);
-    /* Ask the futex word first: glibc would say EPERM too, but asking it
-     * to unlock what we do not hold is undefined for other mutex kinds
-     * and flagged by ThreadSanitizer. */
-    if (weft__rmutex_owner(&l->m) != weft__gettid())
+    /* The robust error-checking mutex refuses (EPERM) an unlock by a
+     * thread that does not hold it. ThreadSanitizer reports such a call
+     * anyway, so under it the futex word is asked first. */
+    if (WEFT__TSAN && weft__rmutex_owner(&l->m) != weft__gettid())
         return -EPERM;
     return weft__rmutex_unlock(&l->m);
 }
@@ -335,22 +338,6 @@ int weft_lock_destroy(weft_lock *l)
         return rc;
     weft__unplace(l, l->shared);
     return 0;
-}
-
-struct weft__lock_guard weft__lock_guard_take(weft_lock *l)
-{
-    struct weft__lock_guard g = {l, 0};
-
-    g.held = weft_lock_acquire(l, -1) >= 0;
-    return g;
-}
-
-void weft__lock_guard_drop(struct weft__lock_guard *g)
-{
-    if (g->held) {
-        g->held = 0;
-        weft_lock_release(g->lock);
-    }
 }
 
 /* ---- RLock -----------------------------------------------------------------
