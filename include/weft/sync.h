@@ -100,6 +100,11 @@ WEFT_API int weft_rlock_release(weft_rlock *l);
 WEFT_API int weft_rlock_count(weft_rlock *l);
 WEFT_API int weft_rlock_destroy(weft_rlock *l);
 
+/* Getters below (value, is_set, parties, n_waiting, broken) return -EINVAL
+ * for a NULL handle. A waiter killed while waiting on a semaphore, event,
+ * condition or barrier stays counted as waiting: nobody else is blocked,
+ * but destroy then returns -EBUSY (the memory stays in the arena). */
+
 /* ---- Semaphore and BoundedSemaphore ------------------------------------ */
 
 typedef struct weft_semaphore weft_semaphore;
@@ -148,15 +153,20 @@ WEFT_API int weft_cond_create(weft_cond **out, weft_arena *where,
 WEFT_API weft_lock *weft_cond_lock(weft_cond *c);
 /* With the lock held: release it, wait until notified or the timeout,
  * take it back, return. 0 when notified, -EAGAIN / -ETIMEDOUT (the lock is
- * held again in every case), WEFT_OWNERDEAD (notified or not, the lock
- * came back from a dead owner), -EPERM if the caller does not hold the
- * lock. A waiter killed while waiting can leave the next notify(1) with
- * nobody to wake and a later wait() returning early once, as a spurious
- * wake-up would; it never blocks anybody. */
+ * held again in every case; timeout 0 never releases it), WEFT_OWNERDEAD
+ * (notified or not, the lock came back from a dead owner), -EPERM if the
+ * caller does not hold the lock. Which waiters a notify reaches follows
+ * the kernel's wake order, not strict first-in-first-out. A waiter killed
+ * while waiting stays counted: a later wait() may return early once, as a
+ * spurious wake-up would, and destroy says -EBUSY from then on; it never
+ * blocks anybody (the kernel drops the dead sleeper, so every notify
+ * reaches a live one). */
 WEFT_API int weft_cond_wait(weft_cond *c, int timeout_ms);
 /* With the lock held: wait until pred(arg) returns true (checked first,
  * then after each wake-up), within timeout_ms in total. 0 when true,
- * -EAGAIN / -ETIMEDOUT when still false, -EPERM. */
+ * -EAGAIN / -ETIMEDOUT when still false, -EPERM, -EINVAL (pred NULL).
+ * WEFT_OWNERDEAD at once, lock held and pred not checked again, when the
+ * lock came back from a dead owner: the state pred reads may be torn. */
 WEFT_API int weft_cond_wait_for(weft_cond *c, bool (*pred)(void *arg),
                                 void *arg, int timeout_ms);
 /* With the lock held: wake up to n waiters / every waiter. -EPERM if the
@@ -176,7 +186,9 @@ WEFT_API int weft_barrier_create(weft_barrier **out, weft_arena *where,
 /* Wait until `parties` callers have arrived; return this caller's index,
  * distinct in 0 .. parties-1 (the last to arrive gets 0). A timeout breaks
  * the barrier (as in Python): this caller gets -ETIMEDOUT (or -EAGAIN)
- * and every other waiter, now and until reset, WEFT_EBROKEN. */
+ * and every other waiter, now and until reset, WEFT_EBROKEN. A party
+ * killed while waiting has counted as arrived. A new round starts as soon
+ * as one completes, without waiting for the released parties to leave. */
 WEFT_API int weft_barrier_wait(weft_barrier *b, int timeout_ms);
 /* Break the barrier: every waiter gets WEFT_EBROKEN. */
 WEFT_API int weft_barrier_abort(weft_barrier *b);
