@@ -243,6 +243,10 @@ void bench_parse_args(bench_suite *s, int argc, char **argv)
     long v;
     int ch;
 
+    /* A program with several suites parses the same argv for each: start
+     * getopt afresh (0, not 1, also resets glibc's internal state). */
+    optind = 0;
+
     free(s->argv0);
     s->argv0 = xstrdup(argv0);
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -59,7 +59,8 @@ enum bench_op {
 bench_suite *bench_suite_new(const char *title, const char *unit_desc);
 void bench_suite_free(bench_suite *s);
 
-/* Parse the options every benchmark takes:
+/* Parse the options every benchmark takes (call it once per suite: a
+ * program with several suites passes the same argv to each):
  *   --rounds N       rounds to run (default: the benchmark's)
  *   --iterations N   operations per contender per round
  *   --quick          a smoke run: 3 rounds, a tenth of the iterations,

@@ -17,5 +17,7 @@
 #include <weft/shm.h>
 #include <weft/sync.h>
 #include <weft/shared.h>
+#include <weft/queue.h>
+#include <weft/pipe.h>
 
 #endif

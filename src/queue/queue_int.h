@@ -1,0 +1,66 @@
+/* queue_int.h - one weft_queue API, two implementations: local.c for the
+ * threads of one process (FIFO, LIFO, priority; heap memory, a mutex and
+ * condition variables) and ring.c for processes (a FIFO ring in shared
+ * memory with two robust locks and futex waits). queue.c checks the
+ * arguments common to both and dispatches on the head every queue object
+ * starts with. */
+#ifndef WEFT_QUEUE_INT_H
+#define WEFT_QUEUE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/queue.h>
+
+#define WEFT__QUEUE_MAGIC 0x77517565u /* "wQue" */
+
+/* The first member of both implementations' structures. */
+struct weft__queue_head {
+    uint32_t magic;
+    uint8_t shared; /* ring.c (1) or local.c (0) */
+    uint8_t kind;   /* enum weft_queue_kind */
+    uint8_t joinable;
+    uint8_t pad;
+};
+
+/* The opts with defaults applied and checked by queue.c: kind valid for
+ * the placement, max_bytes set (never 0 for shared), max_msg set (never 0,
+ * at most what max_bytes can hold). */
+
+/* ---- local.c ------------------------------------------------------------- */
+
+int weft__lq_create(weft_queue **out, const weft_queue_opts *o);
+int weft__lq_put(weft_queue *q, int prio, const void *msg, size_t len,
+                 int timeout_ms);
+int weft__lq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
+                 int timeout_ms);
+int weft__lq_close(weft_queue *q);
+int weft__lq_closed(weft_queue *q);
+int weft__lq_qsize(weft_queue *q);
+int weft__lq_full(weft_queue *q);
+int weft__lq_task_done(weft_queue *q);
+int weft__lq_join(weft_queue *q, int timeout_ms);
+int weft__lq_destroy(weft_queue *q);
+
+/* ---- ring.c -------------------------------------------------------------- */
+
+int weft__rq_create(weft_queue **out, weft_arena *where,
+                    const weft_queue_opts *o);
+int weft__rq_put(weft_queue *q, const void *msg, size_t len, int timeout_ms);
+int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
+                 int timeout_ms);
+int weft__rq_reserve(weft_queue *q, size_t len, void **where,
+                     int timeout_ms);
+int weft__rq_commit(weft_queue *q, bool keep);
+int weft__rq_peek(weft_queue *q, const void **msg, int timeout_ms);
+int weft__rq_release(weft_queue *q, bool consume);
+int weft__rq_close(weft_queue *q);
+int weft__rq_closed(weft_queue *q);
+int weft__rq_qsize(weft_queue *q);
+int weft__rq_full(weft_queue *q);
+int weft__rq_task_done(weft_queue *q);
+int weft__rq_join(weft_queue *q, int timeout_ms);
+int weft__rq_destroy(weft_queue *q);
+
+#endif
