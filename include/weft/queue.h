@@ -136,7 +136,9 @@ WEFT_API int weft_queue_full(weft_queue *q);
 WEFT_API int weft_queue_task_done(weft_queue *q);
 WEFT_API int weft_queue_join(weft_queue *q, int timeout_ms);
 
-/* Free it. NULL is a no-op. -EBUSY while somebody waits in it. */
+/* Free it. NULL is a no-op. -EBUSY while somebody waits in it - and, for a
+ * shared queue, after a process was killed while waiting in it (it stays
+ * counted; the queue works on, its memory stays in the arena). */
 WEFT_API int weft_queue_destroy(weft_queue *q);
 
 #ifdef __cplusplus

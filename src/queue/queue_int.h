@@ -50,8 +50,7 @@ int weft__rq_create(weft_queue **out, weft_arena *where,
 int weft__rq_put(weft_queue *q, const void *msg, size_t len, int timeout_ms);
 int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
                  int timeout_ms);
-int weft__rq_reserve(weft_queue *q, size_t len, void **where,
-                     int timeout_ms);
+int weft__rq_reserve(weft_queue *q, size_t len, void **where, int timeout_ms);
 int weft__rq_commit(weft_queue *q, bool keep);
 int weft__rq_peek(weft_queue *q, const void **msg, int timeout_ms);
 int weft__rq_release(weft_queue *q, bool consume);

@@ -44,4 +44,20 @@ grep -q "no deadlock" <<<"$out" || fail "deadlock: the RLock fix did not finish"
 
 out=$(timeout 30 "$EX/threads_basics")
 grep -q "counter = 400000" <<<"$out" || fail threads_basics
+out=$(timeout 60 "$EX/producer_consumer")
+[ "$(grep -c 'no bun lost or eaten twice' <<<"$out")" -eq 3 ] ||
+    fail "producer_consumer: $out"
+
+out=$("$EX/flash_sale") || fail "flash_sale: wrong count"
+grep -q "10 wristbands given, 90 buyers told the sale is full" <<<"$out" ||
+    fail flash_sale
+
+out=$("$EX/priority_messages")
+order=$(sed -n '/taken out/,$p' <<<"$out" | sed -n 's/^  \([a-z]*\):.*/\1/p' | tr '\n' ' ')
+[ "$order" = "urgent urgent normal normal normal junk junk " ] ||
+    fail "priority_messages: $order"
+
+out=$(timeout 30 "$EX/pipe_adder")
+grep -q "40 + 2 = 42" <<<"$out" && grep -q "adder exited with 0" <<<"$out" ||
+    fail "pipe_adder: $out"
 echo "examples: all lessons hold"

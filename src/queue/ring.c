@@ -1,0 +1,600 @@
+/* ring.c - the shared-memory queue: a byte ring of variable-length
+ * messages that processes use at once, and survive each other's deaths.
+ *
+ * Layout (one arena block, nothing but offsets inside):
+ *   header   sizes, the closed flag, wait counters
+ *   producer line: the producers' robust lock and their cached copy of head
+ *   tail     committed write position (one 64-bit word)
+ *   consumer line: the consumers' robust lock and their cached tail
+ *   head     consumed read position (one 64-bit word)
+ *   data     the ring, a power of two bytes
+ *
+ * Positions pack a byte offset (upper 40 bits, modulo 2^40) and a message
+ * count (lower 24 bits, modulo 2^24) into one word, so that one store
+ * moves both: the queue's size in messages is (tail - head) in the low
+ * bits, and no counter can disagree with the ring after a crash.
+ *
+ * A message is a record: {u32 len, u32 flags} then the payload, padded to
+ * 8 bytes, always contiguous (zero-copy readers and writers see one span).
+ * A record that would cross the end of the ring is preceded by a PAD record
+ * filling the rest, and starts again at offset 0. Records are at most half
+ * the ring, which guarantees that a drained ring always has room for any
+ * record (see room()).
+ *
+ * The two-lock discipline (Michael & Scott): producers serialise on
+ * plock, consumers on clock; a producer and a consumer never wait for each
+ * other except through "full" and "empty". Each side writes the ring only
+ * where the other cannot look - beyond tail, or before head - and publishes
+ * with one release store. A process killed at any instant therefore leaves
+ * at worst a lock marked dead (robust mutexes) and bytes nobody can see:
+ * the next holder takes over with nothing to repair.
+ *
+ * Waiting: a side that must wait (empty for consumers, full for producers)
+ * spins briefly, then sleeps on a futex sequence word while holding its own
+ * side's lock (other processes of that side queue on the lock, each with
+ * its own deadline). The other side bumps the word after it publishes if
+ * it sees a sleeper: the waiter counts its sleep before it re-reads the
+ * position, and the publisher stores the position before it reads the
+ * count (both sequentially consistent), so no wake-up is lost.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "queue/queue_int.h"
+#include "sync/sync_int.h"
+
+#include <weft/sync.h>
+
+#define POS_SHIFT 24
+#define SEQ_MASK  ((uint64_t)0xffffff)
+#define POS_MASK  (((uint64_t)1 << 40) - 1)
+/* Messages a shared queue may hold at once: half the count's range, so
+ * differences of counts are never ambiguous. */
+#define MAX_ITEMS ((size_t)1 << 23)
+#define REC_HDR   8u
+#define REC_PAD   1u
+#define SPINS     500
+
+struct rec {
+    uint32_t len;
+    uint32_t flags;
+};
+
+struct ring {
+    struct weft__queue_head head;
+    uint64_t size;      /* ring bytes, a power of two */
+    uint64_t max_items; /* 0: none */
+    uint64_t max_msg;
+    uint64_t data_off; /* from the object start */
+    _Atomic uint32_t closed;
+    /* Each wait's counter and futex word on a line of its own: a side that
+     * goes to sleep writes them, and the other side reads the counter on
+     * every message; sharing a line with anything else hot would make
+     * every message a cache miss. */
+    _Atomic uint32_t empty_waiters __attribute__((aligned(64)));
+    _Atomic uint32_t not_empty; /* futex: bumped after a publish */
+    _Atomic uint32_t full_waiters __attribute__((aligned(64)));
+    _Atomic uint32_t not_full; /* futex: bumped after a consume */
+    _Atomic uint32_t join_waiters __attribute__((aligned(64)));
+    _Atomic uint32_t done; /* tasks done, modulo 2^24; futex for join */
+
+    /* Producers. */
+    pthread_mutex_t plock __attribute__((aligned(64)));
+    uint64_t head_cache;  /* a recent head: never ahead of the truth */
+    uint64_t pending_len; /* room(): the record waited for */
+    uint64_t reserved_to; /* reserve(): tail after the commit */
+    uint32_t reserving;   /* a reservation is open */
+    _Atomic uint64_t tail __attribute__((aligned(64)));
+
+    /* Consumers. */
+    pthread_mutex_t clock __attribute__((aligned(64)));
+    uint64_t tail_cache; /* a recent tail: never ahead of the truth */
+    uint64_t peeked_to;  /* peek(): head after the release */
+    uint32_t peeking;
+    _Atomic uint64_t head_pos __attribute__((aligned(64)));
+};
+
+/* ---- Positions ----------------------------------------------------------- */
+
+static inline uint64_t pos_of(uint64_t w)
+{
+    return w >> POS_SHIFT;
+}
+
+static inline uint64_t seq_of(uint64_t w)
+{
+    return w & SEQ_MASK;
+}
+
+static inline uint64_t advance(uint64_t w, uint64_t bytes, uint64_t msgs)
+{
+    return (((pos_of(w) + bytes) & POS_MASK) << POS_SHIFT) |
+           ((seq_of(w) + msgs) & SEQ_MASK);
+}
+
+static inline uint64_t used_bytes(uint64_t tail, uint64_t head)
+{
+    return (pos_of(tail) - pos_of(head)) & POS_MASK;
+}
+
+static inline uint64_t count_between(uint64_t tail, uint64_t head)
+{
+    return (seq_of(tail) - seq_of(head)) & SEQ_MASK;
+}
+
+static inline size_t rec_size(size_t len)
+{
+    return REC_HDR + ((len + 7) & ~(size_t)7);
+}
+
+static inline char *data(struct ring *r)
+{
+    return (char *)r + r->data_off;
+}
+
+static inline struct rec *rec_at(struct ring *r, uint64_t w)
+{
+    return (struct rec *)(void *)(data(r) + (pos_of(w) & (r->size - 1)));
+}
+
+/* ---- Locks ----------------------------------------------------------------
+ */
+
+/* Take a side's lock. A dead previous holder needs no repair (it could
+ * only have written bytes nobody sees), but its open reservation or peek
+ * is void. */
+static int side_lock(struct ring *r, pthread_mutex_t *m, weft_deadline dl,
+                     bool nowait)
+{
+    int rc = nowait ? weft__rmutex_lock(m, 0) : weft__rmutex_lock_until(m, dl);
+
+    if (rc == WEFT_OWNERDEAD) {
+        if (m == &r->plock)
+            r->reserving = 0;
+        else
+            r->peeking = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Sleep on *word while it still reads seq and cond() is false. Returns 0
+ * to look again, -ETIMEDOUT, -EAGAIN for nowait. waiters is the count the
+ * other side reads before it bumps *word. */
+static int wait_for(_Atomic uint32_t *word, _Atomic uint32_t *waiters,
+                    bool (*ready)(struct ring *), struct ring *r,
+                    weft_deadline dl, bool nowait)
+{
+    uint32_t seq;
+    int i, rc;
+
+    if (nowait)
+        return -EAGAIN;
+    /* The other side usually publishes within microseconds, while a sleep
+     * and a cross-core wake-up cost 15-30 us here. */
+    for (i = 0; i < SPINS; i++) {
+        if (ready(r))
+            return 0;
+        weft__cpu_relax();
+    }
+    atomic_fetch_add(waiters, 1);
+    seq = atomic_load(word);
+    if (ready(r)) {
+        atomic_fetch_sub(waiters, 1);
+        return 0;
+    }
+    rc = weft__futex_wait(word, seq, true, dl);
+    atomic_fetch_sub(waiters, 1);
+    return rc == -ETIMEDOUT ? rc : 0;
+}
+
+static void wake(_Atomic uint32_t *word, _Atomic uint32_t *waiters)
+{
+    if (atomic_load(waiters) > 0) {
+        atomic_fetch_add(word, 1);
+        weft__futex_wake(word, INT32_MAX, true);
+    }
+}
+
+/* ---- Create ----------------------------------------------------------------
+ */
+
+int weft__rq_create(weft_queue **out, weft_arena *where,
+                    const weft_queue_opts *o)
+{
+    struct ring *r;
+    size_t size = 64, max_msg, hdr;
+    bool shared;
+    int rc;
+
+    if (o->max_bytes > ((size_t)1 << 38) || o->max_items > MAX_ITEMS)
+        return -EINVAL;
+    while (size < o->max_bytes)
+        size <<= 1;
+    max_msg = size / 2 - REC_HDR;
+    if (o->max_msg > max_msg)
+        return -EINVAL;
+    if (o->max_msg)
+        max_msg = o->max_msg;
+    hdr = (sizeof *r + 63) & ~(size_t)63;
+    rc = weft__place(where, hdr + size, (void **)&r, &shared);
+    if (rc < 0)
+        return rc;
+    r->head.magic = WEFT__QUEUE_MAGIC;
+    r->head.shared = 1;
+    r->head.kind = WEFT_QUEUE_FIFO;
+    r->head.joinable = o->joinable;
+    r->size = size;
+    r->max_items = o->max_items;
+    r->max_msg = max_msg;
+    r->data_off = hdr;
+    if ((rc = weft__rmutex_init(&r->plock, true)) < 0 ||
+        (rc = weft__rmutex_init(&r->clock, true)) < 0) {
+        weft__unplace(r, shared);
+        return rc;
+    }
+    *out = (weft_queue *)r;
+    return 0;
+}
+
+/* ---- Producers -------------------------------------------------------------
+ */
+
+/* Bytes a record of len needs at tail t, counting the PAD before it when
+ * it would cross the end of the ring. */
+static uint64_t need_at(struct ring *r, uint64_t t, size_t len)
+{
+    uint64_t off = pos_of(t) & (r->size - 1), rs = rec_size(len);
+
+    return off + rs <= r->size ? rs : (r->size - off) + rs;
+}
+
+/* Is there room now for the record room() waits for? Reads the true head.
+ * plock held. */
+static bool has_room(struct ring *r)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t h = atomic_load(&r->head_pos);
+
+    r->head_cache = h;
+    if (r->max_items && count_between(t, h) >= r->max_items)
+        return false;
+    return r->size - used_bytes(t, h) >= need_at(r, t, r->pending_len) ||
+           atomic_load(&r->closed);
+}
+
+/* With plock held: wait until a record of len fits. 0, or an error. */
+static int room(struct ring *r, size_t len, weft_deadline dl, bool nowait)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    int rc;
+
+    for (;;) {
+        if (atomic_load(&r->closed))
+            return WEFT_ECLOSED;
+        /* The cached head is never ahead of the real one: if it leaves
+         * room, there is room. */
+        if ((!r->max_items || count_between(t, r->head_cache) < r->max_items) &&
+            r->size - used_bytes(t, r->head_cache) >= need_at(r, t, len))
+            return 0;
+        r->pending_len = len;
+        if (has_room(r) && !atomic_load(&r->closed))
+            return 0;
+        rc = wait_for(&r->not_full, &r->full_waiters, has_room, r, dl, nowait);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* With plock held and room made: where the record goes (writing the PAD
+ * first if it must wrap); returns the tail after the record. */
+static uint64_t place_record(struct ring *r, size_t len, struct rec **at)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t off = pos_of(t) & (r->size - 1), skip = 0;
+    struct rec *pad;
+
+    if (off + rec_size(len) > r->size) {
+        skip = r->size - off;
+        pad = rec_at(r, t);
+        pad->len = (uint32_t)(skip - REC_HDR);
+        pad->flags = REC_PAD;
+    }
+    *at = (struct rec *)(void *)(data(r) + ((off + skip) & (r->size - 1)));
+    (*at)->len = (uint32_t)len;
+    (*at)->flags = 0;
+    return advance(t, skip + rec_size(len), 1);
+}
+
+/* Publish: one store makes the record (and any PAD) visible. */
+static void publish(struct ring *r, uint64_t new_tail)
+{
+    atomic_store(&r->tail, new_tail);
+    wake(&r->not_empty, &r->empty_waiters);
+}
+
+int weft__rq_put(weft_queue *q, const void *msg, size_t len, int timeout_ms)
+{
+    struct ring *r = (struct ring *)q;
+    weft_deadline dl = weft_deadline_in(timeout_ms);
+    struct rec *at;
+    uint64_t nt;
+    int rc;
+
+    if (len > r->max_msg)
+        return -EMSGSIZE;
+    rc = side_lock(r, &r->plock, dl, timeout_ms == 0);
+    if (rc < 0)
+        return rc;
+    rc = room(r, len, dl, timeout_ms == 0);
+    if (rc == 0) {
+        nt = place_record(r, len, &at);
+        memcpy(at + 1, msg, len);
+        publish(r, nt);
+    }
+    weft__rmutex_unlock(&r->plock);
+    return rc;
+}
+
+int weft__rq_reserve(weft_queue *q, size_t len, void **where, int timeout_ms)
+{
+    struct ring *r = (struct ring *)q;
+    weft_deadline dl = weft_deadline_in(timeout_ms);
+    struct rec *at;
+    int rc;
+
+    if (len > r->max_msg)
+        return -EMSGSIZE;
+    rc = side_lock(r, &r->plock, dl, timeout_ms == 0);
+    if (rc < 0)
+        return rc;
+    rc = room(r, len, dl, timeout_ms == 0);
+    if (rc < 0) {
+        weft__rmutex_unlock(&r->plock);
+        return rc;
+    }
+    r->reserved_to = place_record(r, len, &at);
+    r->reserving = 1;
+    *where = at + 1;
+    return 0; /* plock stays held until commit or cancel */
+}
+
+int weft__rq_commit(weft_queue *q, bool keep)
+{
+    struct ring *r = (struct ring *)q;
+
+    if (weft__rmutex_owner(&r->plock) != weft__gettid() || !r->reserving)
+        return -EPERM;
+    r->reserving = 0;
+    if (keep)
+        publish(r, r->reserved_to);
+    weft__rmutex_unlock(&r->plock);
+    return 0;
+}
+
+/* ---- Consumers -------------------------------------------------------------
+ */
+
+static bool has_message(struct ring *r)
+{
+    uint64_t t = atomic_load(&r->tail);
+
+    r->tail_cache = t;
+    return count_between(t, atomic_load_explicit(&r->head_pos,
+                                                 memory_order_relaxed)) > 0 ||
+           atomic_load(&r->closed);
+}
+
+/* With clock held: wait for a message and return its record, skipping
+ * PADs (consumed on the way). *hp gets the head before the record. */
+static int next_record(struct ring *r, weft_deadline dl, bool nowait,
+                       struct rec **out, uint64_t *hp)
+{
+    uint64_t h, t;
+    struct rec *rec;
+    int rc;
+
+    for (;;) {
+        h = atomic_load_explicit(&r->head_pos, memory_order_relaxed);
+        t = r->tail_cache; /* never ahead of the real tail */
+        if (used_bytes(t, h) == 0) {
+            t = atomic_load(&r->tail);
+            r->tail_cache = t;
+        }
+        if (used_bytes(t, h) == 0) {
+            if (atomic_load(&r->closed)) {
+                /* Closed: but a producer may have published just before
+                 * the close; look once more. */
+                t = atomic_load(&r->tail);
+                r->tail_cache = t;
+                if (used_bytes(t, h) == 0)
+                    return WEFT_ECLOSED;
+                continue;
+            }
+            rc = wait_for(&r->not_empty, &r->empty_waiters, has_message, r, dl,
+                          nowait);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        rec = rec_at(r, h);
+        if (rec->flags & REC_PAD) {
+            atomic_store(&r->head_pos, advance(h, REC_HDR + rec->len, 0));
+            continue;
+        }
+        *out = rec;
+        *hp = h;
+        return 0;
+    }
+}
+
+static void consume(struct ring *r, uint64_t h, struct rec *rec)
+{
+    atomic_store(&r->head_pos, advance(h, rec_size(rec->len), 1));
+    wake(&r->not_full, &r->full_waiters);
+}
+
+int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
+                 int timeout_ms)
+{
+    struct ring *r = (struct ring *)q;
+    weft_deadline dl = weft_deadline_in(timeout_ms);
+    struct rec *rec;
+    uint64_t h;
+    int rc;
+
+    rc = side_lock(r, &r->clock, dl, timeout_ms == 0);
+    if (rc < 0)
+        return rc;
+    rc = next_record(r, dl, timeout_ms == 0, &rec, &h);
+    if (rc == 0) {
+        rc = (int)rec->len;
+        if (!peek_len) {
+            if (rec->len > cap) {
+                rc = -ENOBUFS;
+            } else {
+                memcpy(buf, rec + 1, rec->len);
+                consume(r, h, rec);
+            }
+        }
+    }
+    weft__rmutex_unlock(&r->clock);
+    return rc;
+}
+
+int weft__rq_peek(weft_queue *q, const void **msg, int timeout_ms)
+{
+    struct ring *r = (struct ring *)q;
+    weft_deadline dl = weft_deadline_in(timeout_ms);
+    struct rec *rec;
+    uint64_t h;
+    int rc;
+
+    rc = side_lock(r, &r->clock, dl, timeout_ms == 0);
+    if (rc < 0)
+        return rc;
+    rc = next_record(r, dl, timeout_ms == 0, &rec, &h);
+    if (rc < 0) {
+        weft__rmutex_unlock(&r->clock);
+        return rc;
+    }
+    r->peeked_to = advance(h, rec_size(rec->len), 1);
+    r->peeking = 1;
+    *msg = rec + 1;
+    return (int)rec->len; /* clock stays held until release or unpeek */
+}
+
+int weft__rq_release(weft_queue *q, bool consume_it)
+{
+    struct ring *r = (struct ring *)q;
+
+    if (weft__rmutex_owner(&r->clock) != weft__gettid() || !r->peeking)
+        return -EPERM;
+    r->peeking = 0;
+    if (consume_it) {
+        atomic_store(&r->head_pos, r->peeked_to);
+        wake(&r->not_full, &r->full_waiters);
+    }
+    weft__rmutex_unlock(&r->clock);
+    return 0;
+}
+
+/* ---- Close, sizes, tasks
+ * ------------------------------------------------------ */
+
+int weft__rq_close(weft_queue *q)
+{
+    struct ring *r = (struct ring *)q;
+
+    atomic_store(&r->closed, 1);
+    /* Everybody asleep must look again; bump unconditionally. */
+    atomic_fetch_add(&r->not_empty, 1);
+    atomic_fetch_add(&r->not_full, 1);
+    weft__futex_wake(&r->not_empty, INT32_MAX, true);
+    weft__futex_wake(&r->not_full, INT32_MAX, true);
+    return 0;
+}
+
+int weft__rq_closed(weft_queue *q)
+{
+    return (int)atomic_load(&((struct ring *)q)->closed);
+}
+
+int weft__rq_qsize(weft_queue *q)
+{
+    struct ring *r = (struct ring *)q;
+
+    return (int)count_between(atomic_load(&r->tail), atomic_load(&r->head_pos));
+}
+
+int weft__rq_full(weft_queue *q)
+{
+    struct ring *r = (struct ring *)q;
+    uint64_t t = atomic_load(&r->tail), h = atomic_load(&r->head_pos);
+
+    if (r->max_items && count_between(t, h) >= r->max_items)
+        return 1;
+    /* Full for the smallest message. */
+    return r->size - used_bytes(t, h) < need_at(r, t, 1);
+}
+
+int weft__rq_task_done(weft_queue *q)
+{
+    struct ring *r = (struct ring *)q;
+    uint32_t d = atomic_load(&r->done);
+
+    for (;;) {
+        uint64_t put = seq_of(atomic_load(&r->tail));
+        if (((put - d) & SEQ_MASK) == 0)
+            return -EOVERFLOW;
+        if (atomic_compare_exchange_weak(&r->done, &d,
+                                         (uint32_t)((d + 1) & SEQ_MASK)))
+            break;
+    }
+    if (atomic_load(&r->join_waiters) > 0)
+        weft__futex_wake(&r->done, INT32_MAX, true);
+    return 0;
+}
+
+int weft__rq_join(weft_queue *q, int timeout_ms)
+{
+    struct ring *r = (struct ring *)q;
+    weft_deadline dl = weft_deadline_in(timeout_ms);
+    uint32_t d;
+    int rc;
+
+    for (;;) {
+        atomic_fetch_add(&r->join_waiters, 1);
+        d = atomic_load(&r->done);
+        if (((seq_of(atomic_load(&r->tail)) - d) & SEQ_MASK) == 0) {
+            atomic_fetch_sub(&r->join_waiters, 1);
+            return 0;
+        }
+        if (timeout_ms == 0) {
+            atomic_fetch_sub(&r->join_waiters, 1);
+            return -EAGAIN;
+        }
+        rc = weft__futex_wait(&r->done, d, true, dl);
+        atomic_fetch_sub(&r->join_waiters, 1);
+        if (rc == -ETIMEDOUT)
+            return rc;
+    }
+}
+
+int weft__rq_destroy(weft_queue *q)
+{
+    struct ring *r = (struct ring *)q;
+
+    if (atomic_load(&r->empty_waiters) || atomic_load(&r->full_waiters) ||
+        atomic_load(&r->join_waiters) || weft__rmutex_owner(&r->plock) ||
+        weft__rmutex_owner(&r->clock))
+        return -EBUSY;
+    pthread_mutex_destroy(&r->plock);
+    pthread_mutex_destroy(&r->clock);
+    r->head.magic = 0;
+    weft__unplace(r, true);
+    return 0;
+}
