@@ -398,7 +398,9 @@ static void take_fds(weft_conn *c, struct msghdr *mh, size_t n)
 /* One non-blocking recvmsg of at most n bytes into p, stashing any
  * descriptor it brings. Returns the bytes read (> 0), 0 at end of file,
  * -EAGAIN when there is nothing yet, or another error. */
-static ssize_t rx_read(weft_conn *c, void *p, size_t n)
+/* block: wait in recvmsg itself (for waits without a deadline: one system
+ * call instead of a try, a poll and a read). */
+static ssize_t rx_read(weft_conn *c, void *p, size_t n, bool block)
 {
     union {
         char buf[CMSG_SPACE(CMSG_FDS * sizeof(int))];
@@ -416,7 +418,7 @@ static ssize_t rx_read(weft_conn *c, void *p, size_t n)
         mh.msg_controllen = sizeof u.buf;
         /* MSG_DONTWAIT rather than O_NONBLOCK: the file status flags are
          * shared with every forked copy and with the caller's fileno. */
-        r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        r = recvmsg(c->fd, &mh, (block ? 0 : MSG_DONTWAIT) | MSG_CMSG_CLOEXEC);
         if (r >= 0)
             break;
         if (errno == EINTR)
@@ -486,7 +488,8 @@ static int fill(weft_conn *c, const struct wait *w)
     if (c->rlen == c->rcap)
         return fail(c, -EPROTO);
     for (;;) {
-        n = rx_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+        n = rx_read(c, c->rbuf + c->rlen, c->rcap - c->rlen,
+                    w->dl == WEFT_DEADLINE_NEVER);
         if (n > 0) {
             c->rlen += (size_t)n;
             return 0;
@@ -622,7 +625,8 @@ static int take_msg(weft_conn *c, void *buf, size_t len, const struct wait *w)
     memcpy(buf, c->rbuf + c->rpos + HDR_SIZE, got);
     c->rpos = c->rlen = 0;
     while (got < len) {
-        n = rx_read(c, (char *)buf + got, len - got);
+        n = rx_read(c, (char *)buf + got, len - got,
+                    w->dl == WEFT_DEADLINE_NEVER);
         if (c->broken)
             return c->broken;
         if (n > 0) {
