@@ -57,8 +57,8 @@ WEFT_API int weft_pipe(weft_conn **a, weft_conn **b, bool duplex);
  * -EINVAL (NULL with len > 0). */
 WEFT_API int weft_conn_send(weft_conn *c, const void *msg, size_t len);
 /* Python's send_bytes(buf, offset, size): send buf[offset, offset+size). */
-WEFT_API int weft_conn_send_bytes(weft_conn *c, const void *buf,
-                                  size_t offset, size_t size);
+WEFT_API int weft_conn_send_bytes(weft_conn *c, const void *buf, size_t offset,
+                                  size_t size);
 
 /* Receive one message into buf: returns its length (>= 0). -EAGAIN /
  * -ETIMEDOUT when none came; -ENOBUFS (buffer too small; nothing lost);

@@ -118,8 +118,7 @@ WEFT_API int weft_queue_reserve(weft_queue *q, size_t len, void **where,
                                 int timeout_ms);
 WEFT_API int weft_queue_commit(weft_queue *q);
 WEFT_API int weft_queue_cancel(weft_queue *q);
-WEFT_API int weft_queue_peek(weft_queue *q, const void **msg,
-                             int timeout_ms);
+WEFT_API int weft_queue_peek(weft_queue *q, const void **msg, int timeout_ms);
 WEFT_API int weft_queue_release(weft_queue *q);
 WEFT_API int weft_queue_unpeek(weft_queue *q);
 

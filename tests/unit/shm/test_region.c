@@ -20,6 +20,8 @@
 
 #include <weft/weft.h>
 
+#include "unit/fork_helpers.h"
+
 /* ---- Helpers ------------------------------------------------------------ */
 
 /* Every name this program makes starts with this ("weft-test-region-PID-"),
@@ -277,22 +279,8 @@ static void test_failed_create_leaves_nothing(void **state)
  * found is removed (so a failed run does not litter) and fails the test. */
 static void test_nothing_left_in_dev_shm(void **state)
 {
-    struct dirent *e;
-    int left = 0;
-    DIR *d;
-
     (void)state;
-    d = opendir("/dev/shm");
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            print_error("left behind: /dev/shm/%s\n", e->d_name);
-            weft_region_unlink(e->d_name);
-            left++;
-        }
-    }
-    closedir(d);
-    assert_int_equal(left, 0);
+    assert_int_equal(remove_left_in_dev_shm(prefix), 0);
 }
 
 int main(void)

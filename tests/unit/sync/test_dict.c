@@ -21,41 +21,11 @@
 
 #include <weft/weft.h>
 
+#include "unit/fork_helpers.h"
+
 #include "sync/dict_int.h"
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-/* Fork n children that each run fn(arg, index) and exit with 0 if it
- * returned 0, all released at once through a gate (a pipe the parent
- * closes once every child is forked). Returns how many failed or died. */
-static int run_children(int n, int (*fn)(void *, int), void *arg)
-{
-    int gate[2], i, failed = 0, status;
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
-    char c;
-
-    assert_non_null(pids);
-    assert_int_equal(pipe(gate), 0);
-    for (i = 0; i < n; i++) {
-        pids[i] = fork();
-        assert_true(pids[i] >= 0);
-        if (pids[i] == 0) {
-            close(gate[1]);
-            if (read(gate[0], &c, 1) != 0)
-                _exit(2);
-            _exit(fn(arg, i) == 0 ? 0 : 1);
-        }
-    }
-    close(gate[0]);
-    close(gate[1]);
-    for (i = 0; i < n; i++) {
-        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            failed++;
-    }
-    free(pids);
-    return failed;
-}
 
 static int64_t get_i64(weft_dict *d, const char *key)
 {

@@ -75,9 +75,8 @@ static void test_crash_trials(void **state)
     (void)state;
     assert_int_equal(weft_lock_create(&lock, WEFT_SHARED), 0);
     assert_int_equal(weft_dict_create(&dict, WEFT_SHARED, 64, 16, 8), 0);
-    assert_int_equal(weft_arena_alloc(weft_arena_default(), sizeof *st,
-                                      (void **)&st),
-                     0);
+    assert_int_equal(
+        weft_arena_alloc(weft_arena_default(), sizeof *st, (void **)&st), 0);
     srand(7);
     for (t = 0; t < trials; t++) {
         pid_t pids[3];
