@@ -5,6 +5,7 @@
 #                under TSan
 #   make bench   run the benchmarks and write docs/BENCHMARKS.md
 #   make stress  the long soak and crash-trial runs
+#   make fuzz    libFuzzer on every parser of untrusted input
 #   make install PREFIX=/usr/local
 PREFIX ?= /usr/local
 MAKEFLAGS += --no-print-directory
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test check check-banned check-asan check-tsan \
-        bench stress \
+        bench stress fuzz \
         install format clean
 
 all: build
@@ -60,6 +61,21 @@ check-tsan:
 bench: build
 	@sh bench/run.sh build
 
+# libFuzzer on every target for FUZZ_SECONDS each (see fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/install-deps.sh --check
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON \
+	  -DWEFT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug \
+	  -DWEFT_BENCH=OFF -DWEFT_EXAMPLES=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/fuzz/fuzz_*; do \
+	  case $$f in *_replay) continue ;; esac; \
+	  n=$$(basename $$f | sed 's/^fuzz_//'); \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$n fuzz/corpus/$$n || exit 1; \
+	done
+
 stress: build
 	@cd build && WEFT_STRESS=1 ctest --output-on-failure -L stress
 
@@ -71,4 +87,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf build build-asan build-tsan
+	@rm -rf build build-asan build-tsan build-fuzz
