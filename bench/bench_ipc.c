@@ -80,9 +80,9 @@ static int64_t run_weft_queue(void *ctx, long n)
             if (!buf)
                 _exit(1);
             for (i = 0; i < per; i++) {
-                int rc = k < c->pairs
-                             ? weft_queue_put(c->q, buf, c->size, 10000)
-                             : weft_queue_get(c->q, buf, c->size, 10000);
+                /* Block as long as it takes, like Python's put and get. */
+                int rc = k < c->pairs ? weft_queue_put(c->q, buf, c->size, -1)
+                                      : weft_queue_get(c->q, buf, c->size, -1);
                 if (rc < 0)
                     _exit(1);
             }
