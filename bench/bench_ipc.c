@@ -254,21 +254,21 @@ static int64_t run_weft_pipe(void *ctx, long n)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         for (i = 0; i < n; i++)
             if (weft_conn_recv(b, buf, sizeof buf, -1) != 8 ||
                 weft_conn_send(b, buf, 8) < 0)
                 _exit(1);
         _exit(0);
     }
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     t0 = weft_now_ns();
     for (i = 0; i < n; i++)
         if (weft_conn_send(a, buf, 8) < 0 ||
             weft_conn_recv(a, buf, sizeof buf, -1) != 8)
             break;
     t = weft_now_ns() - t0;
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     if (wait_all(&pid, 1) < 0 || i < n)
         return -EPROTO;
     return t;

@@ -19,7 +19,7 @@ static int adder(void *arg)
     int n;
 
     (void)arg;
-    weft_conn_close(mine); /* the parent's end: not ours */
+    weft_conn_destroy(mine); /* the parent's end: not ours */
     while ((n = weft_conn_recv(theirs, pair, sizeof pair, -1)) == sizeof pair) {
         sum = pair[0] + pair[1];
         if (weft_conn_send(theirs, &sum, sizeof sum) < 0)
@@ -42,14 +42,14 @@ int main(void)
         weft_process_create(&child, adder, NULL, NULL) < 0 ||
         weft_process_start(child) < 0)
         return 1;
-    weft_conn_close(theirs); /* the child's end: not ours */
+    weft_conn_destroy(theirs); /* the child's end: not ours */
     for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         weft_conn_send(mine, pairs[i], sizeof pairs[i]);
         if (weft_conn_recv(mine, &sum, sizeof sum, 5000) != sizeof sum)
             return 1;
         printf("%ld + %ld = %ld\n", pairs[i][0], pairs[i][1], sum);
     }
-    weft_conn_close(mine); /* the child sees end of file */
+    weft_conn_destroy(mine); /* the child sees end of file */
     weft_process_join(child, -1);
     weft_process_exitcode(child, &code);
     printf("adder exited with %d\n", code);

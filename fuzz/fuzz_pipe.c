@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         off += (size_t)n;
     }
-    weft_conn_close(b); /* end of file after the input */
+    weft_conn_destroy(b); /* end of file after the input */
     for (i = 0; i < 1000; i++) {
         switch (i % 4) {
         case 0:
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == WEFT_ECLOSED || rc == -EPROTO || rc == -EAGAIN)
             break;
     }
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     return 0;
 }
 

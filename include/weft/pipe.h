@@ -4,8 +4,8 @@
  *   weft_pipe() makes two connected ends. Duplex: each end sends and
  *   receives. One-way: the first end only receives, the second only sends
  *   (Python's Pipe(duplex=False) returns (reader, writer) in that order).
- *   Create the pipe, fork, and each process keeps one end (closing the
- *   other).
+ *   Create the pipe, fork, and each process keeps one end (destroying its
+ *   copy of the other).
  *
  *   Messages keep their boundaries: one send is one recv, whatever its size
  *   (1 byte .. WEFT_PIPE_MAX_MSG; zero-length messages are allowed). Under
@@ -85,8 +85,14 @@ WEFT_API int weft_conn_recv_fd(weft_conn *c, int *fd, int timeout_ms);
 /* The underlying descriptor, for poll/epoll (readable = a message or end
  * of file may be there; weft_conn_poll is exact). */
 WEFT_API int weft_conn_fileno(const weft_conn *c);
-/* Close this end and free it. NULL is a no-op. */
+/* Close this end: the peer sees end of file once every copy is closed,
+ * and descriptors received but not taken are closed. The handle stays
+ * valid: every call on it afterwards returns -EBADF (and a second close
+ * too). NULL is a no-op. */
 WEFT_API int weft_conn_close(weft_conn *c);
+/* Close the end if it is still open and free the handle. NULL is a
+ * no-op. */
+WEFT_API int weft_conn_destroy(weft_conn *c);
 
 #ifdef __cplusplus
 }

@@ -188,10 +188,27 @@ int weft_conn_close(weft_conn *c)
 
     if (!c)
         return 0;
+    if (c->fd < 0)
+        return -EBADF; /* closed before */
     for (i = 0; i < c->fd_count; i++)
         if (c->fds[c->fd_head + i].fd >= 0)
             close(c->fds[c->fd_head + i].fd);
+    c->fd_count = 0;
     close(c->fd);
+    /* The handle stays, so that a call on a closed end is an error code
+     * (-EBADF) rather than a use of freed memory. */
+    c->fd = -1;
+    c->can_send = false;
+    c->can_recv = false;
+    return 0;
+}
+
+int weft_conn_destroy(weft_conn *c)
+{
+    if (!c)
+        return 0;
+    if (c->fd >= 0)
+        weft_conn_close(c);
     free(c->fds);
     free(c->rbuf);
     free(c);

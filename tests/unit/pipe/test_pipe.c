@@ -226,8 +226,8 @@ static void test_sizes_local(void **state)
         send_pattern(b, sizes[i], (unsigned)i + 100);
         recv_pattern(a, sizes[i], (unsigned)i + 100);
     }
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* Many messages queued before the first recv: each read takes several
@@ -252,8 +252,8 @@ static void test_sizes_queued(void **state)
     for (i = 0; i < n; i++)
         recv_pattern(b, sizes[i], (unsigned)i);
     assert_int_equal(weft_conn_recv(b, NULL, 0, 0), -EAGAIN);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* The child sends back every message it gets until end of file. */
@@ -289,10 +289,10 @@ static void test_sizes_fork_echo(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         echo_child(b);
     }
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     for (i = 0; i < (int)(sizeof fixed / sizeof fixed[0]); i++) {
         send_pattern(a, fixed[i], (unsigned)i);
         recv_pattern(a, fixed[i], (unsigned)i);
@@ -312,7 +312,7 @@ static void test_sizes_fork_echo(void **state)
         send_pattern(a, n, (unsigned)i + 1000);
         recv_pattern(a, n, (unsigned)i + 1000);
     }
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     wait_exit(pid, 0);
 }
 
@@ -389,8 +389,8 @@ static void test_threads_duplex(void **state)
         assert_int_equal(pthread_join(t[i], NULL), 0);
         assert_int_equal(f[i].rc, 0);
     }
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* ---- Directions and arguments ------------------------------------------- */
@@ -424,9 +424,9 @@ static void test_one_way(void **state)
     same_file(fd, f);
     close(fd);
     close(f);
-    weft_conn_close(w);
+    weft_conn_destroy(w);
     assert_int_equal(weft_conn_recv(r, buf, sizeof buf, T), WEFT_ECLOSED);
-    weft_conn_close(r);
+    weft_conn_destroy(r);
 }
 
 static void test_bad_args(void **state)
@@ -446,14 +446,43 @@ static void test_bad_args(void **state)
     assert_int_equal(weft_conn_recv_alloc(b, NULL, 0), -EINVAL);
     assert_int_equal(weft_conn_recv_fd(b, NULL, 0), -EINVAL);
     assert_int_equal(weft_conn_fileno(NULL), -EBADF);
-    assert_int_equal(weft_conn_close(NULL), 0);
+    assert_int_equal(weft_conn_destroy(NULL), 0);
     /* Nothing was sent by any of the failed calls. */
     assert_int_equal(weft_conn_poll(b, 0), 0);
     /* A zero-length message needs no buffer at all. */
     assert_int_equal(weft_conn_send(a, NULL, 0), 0);
     assert_int_equal(weft_conn_recv(b, NULL, 0, T), 0);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
+}
+
+/* A closed end is still a handle: every call on it says -EBADF, and the
+ * peer sees end of file. */
+static void test_use_after_close(void **state)
+{
+    weft_conn *a, *b;
+    char buf[8];
+    void *p;
+    int fd;
+
+    (void)state;
+    assert_int_equal(weft_pipe(&a, &b, true), 0);
+    assert_int_equal(weft_conn_send(a, "x", 1), 0);
+    assert_int_equal(weft_conn_close(a), 0);
+    assert_int_equal(weft_conn_send(a, "y", 1), -EBADF);
+    assert_int_equal(weft_conn_recv(a, buf, sizeof buf, 0), -EBADF);
+    assert_int_equal(weft_conn_recv_alloc(a, &p, 0), -EBADF);
+    assert_int_equal(weft_conn_next_len(a, 0), -EBADF);
+    assert_int_equal(weft_conn_poll(a, 0), -EBADF);
+    assert_int_equal(weft_conn_send_fd(a, 0), -EBADF);
+    assert_int_equal(weft_conn_recv_fd(a, &fd, 0), -EBADF);
+    assert_int_equal(weft_conn_fileno(a), -1);
+    assert_int_equal(weft_conn_close(a), -EBADF); /* twice */
+    assert_int_equal(weft_conn_recv(b, buf, sizeof buf, 1000), 1);
+    assert_int_equal(weft_conn_recv(b, buf, sizeof buf, 1000), WEFT_ECLOSED);
+    assert_int_equal(weft_conn_destroy(a), 0);
+    assert_int_equal(weft_conn_destroy(b), 0);
+    assert_int_equal(weft_conn_destroy(NULL), 0);
 }
 
 static void test_send_bytes_and_alloc(void **state)
@@ -474,8 +503,8 @@ static void test_send_bytes_and_alloc(void **state)
     assert_non_null(p);
     assert_int_equal(p[0], '\0');
     free(p);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* ---- -ENOBUFS and next_len ---------------------------------------------- */
@@ -498,8 +527,8 @@ static void test_enobufs_small(void **state)
     assert_int_equal(weft_conn_next_len(b, T), 4);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), 4);
     assert_memory_equal(buf, "next", 4);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* A message larger than the private buffer, refused while its sender is
@@ -523,8 +552,8 @@ static void test_enobufs_big(void **state)
     assert_memory_equal(small, "after", 5);
     sender_join(&s);
     free(big);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* A raw peer writes half a large message, stops, and later writes the
@@ -602,8 +631,8 @@ static void test_partial_big_timeout(void **state)
     close(gate[1]);
     free(msg);
     free(buf);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* Half a small message: recv and poll wait, keep it, and finish it. */
@@ -627,8 +656,8 @@ static void test_partial_small(void **state)
     assert_int_equal(weft_conn_poll(b, T), 1);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, 0), 100);
     assert_memory_equal(buf, msg, 100);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* ---- Timeouts ------------------------------------------------------------ */
@@ -660,8 +689,8 @@ static void test_timeouts(void **state)
     assert_int_equal(weft_conn_poll(b, 50), 0);
     dt = weft_now_ms() - t0;
     assert_true(dt >= 149 && dt < 3000);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* A message that comes during the wait ends it at once. */
@@ -680,8 +709,8 @@ static void test_wake_on_message(void **state)
     assert_true(weft_now_ms() - t0 < 2000);
     recv_pattern(b, 10, 3);
     sender_join(&s);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* ---- End of file and -EPIPE ---------------------------------------------- */
@@ -700,13 +729,13 @@ static void test_eof_after_all_copies(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         close(gate[1]);
         _exit(read(gate[0], &go, 1) == 1 ? 0 : 1);
     }
     close(gate[0]);
     assert_int_equal(weft_conn_send(b, "last", 4), 0);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     assert_int_equal(weft_conn_recv(a, buf, sizeof buf, T), 4);
     assert_memory_equal(buf, "last", 4);
     assert_int_equal(weft_conn_recv(a, buf, sizeof buf, 200), -ETIMEDOUT);
@@ -720,7 +749,7 @@ static void test_eof_after_all_copies(void **state)
     /* Our own sends have nobody to read them. */
     assert_int_equal(weft_conn_send(a, "x", 1), -EPIPE);
     close(gate[1]);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 }
 
 /* SIGPIPE at its default would kill the test: it must never be raised. */
@@ -739,11 +768,11 @@ static void test_epipe_no_sigpipe(void **state)
     sigaction(SIGPIPE, &dfl, &old);
 
     assert_int_equal(weft_pipe(&a, &b, true), 0);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     assert_int_equal(weft_conn_send(a, "x", 1), -EPIPE);
     assert_int_equal(weft_conn_send(a, big, 4 * MiB), -EPIPE);
     assert_int_equal(weft_conn_send_fd(a, 2), -EPIPE);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 
     /* The reader goes away while a large send is halfway through. */
     assert_int_equal(weft_pipe(&a, &b, true), 0);
@@ -751,13 +780,13 @@ static void test_epipe_no_sigpipe(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         char buf[1000];
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         _exit(read(weft_conn_fileno(b), buf, sizeof buf) > 0 ? 0 : 1);
     }
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     assert_int_equal(weft_conn_send(a, big, 4 * MiB), -EPIPE);
     wait_exit(pid, 0);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 
     sigpending(&pending);
     assert_false(sigismember(&pending, SIGPIPE));
@@ -777,13 +806,13 @@ static void test_close_with_unread(void **state)
     assert_int_equal(weft_pipe(&a, &b, true), 0);
     assert_int_equal(weft_conn_send(a, "unread", 6), 0);
     assert_int_equal(weft_conn_send(b, "bye", 3), 0);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     assert_int_equal(weft_conn_recv(a, buf, sizeof buf, T), 3);
     assert_memory_equal(buf, "bye", 3);
     assert_int_equal(weft_conn_recv(a, buf, sizeof buf, T), WEFT_ECLOSED);
     assert_int_equal(weft_conn_recv(a, buf, sizeof buf, T), WEFT_ECLOSED);
     assert_int_equal(weft_conn_send(a, "x", 1), -EPIPE);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 }
 
 /* ---- Descriptors --------------------------------------------------------- */
@@ -796,7 +825,7 @@ static pid_t fd_writer_child(weft_conn *a, weft_conn *b, const char *text)
 
     assert_true(pid >= 0);
     if (pid == 0) {
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         rc = weft_conn_recv_fd(b, &fd, T);
         if (rc != 0)
             _exit(10);
@@ -806,7 +835,7 @@ static pid_t fd_writer_child(weft_conn *a, weft_conn *b, const char *text)
             _exit(12);
         _exit(0);
     }
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     return pid;
 }
 
@@ -832,7 +861,7 @@ static void test_fd_pipe_to_child(void **state)
     assert_memory_equal(buf, "through the pipe", 16);
     wait_exit(pid, 0);
     close(p[0]);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 }
 
 static void test_fd_file_to_child(void **state)
@@ -852,7 +881,7 @@ static void test_fd_file_to_child(void **state)
     assert_int_equal(pread(fd, buf, sizeof buf, 0), 9);
     assert_string_equal(buf, "file data");
     close(fd);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
 }
 
 /* Descriptors and messages in the order sent; the wrong receive call
@@ -897,8 +926,8 @@ static void test_fd_interleaved(void **state)
     assert_int_equal(weft_conn_poll(b, 0), 0);
     close(f1);
     close(f2);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* Many descriptors among messages of varied sizes, sent by a thread that
@@ -957,8 +986,8 @@ static void test_fd_many_queued(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(s.rc, 0);
     assert_int_equal(weft_conn_poll(b, 0), 0);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
     for (i = 0; i < 3; i++)
         close(files[i]);
     assert_int_equal(count_fds(), before);
@@ -981,8 +1010,8 @@ static void test_fd_close_stashed(void **state)
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), 1);
     assert_int_equal(weft_conn_poll(b, T), 1);
     assert_true(count_fds() > before + 2);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
     assert_int_equal(count_fds(), before);
     close(f);
 }
@@ -1004,8 +1033,8 @@ static void test_send_fd_bad(void **state)
     assert_int_equal(weft_conn_poll(b, 0), 0);
     assert_int_equal(weft_conn_send(a, "ok", 2), 0);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), 2);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 }
 
 /* ---- Broken peers -------------------------------------------------------- */
@@ -1034,8 +1063,8 @@ static void test_garbage_header(void **state)
         assert_int_equal(weft_conn_recv_alloc(b, &p, T), -EPROTO);
         assert_int_equal(weft_conn_recv_fd(b, &fd, T), -EPROTO);
         assert_int_equal(weft_conn_next_len(b, T), -EPROTO);
-        weft_conn_close(a);
-        weft_conn_close(b);
+        weft_conn_destroy(a);
+        weft_conn_destroy(b);
     }
 }
 
@@ -1061,8 +1090,8 @@ static void test_garbage_descriptors(void **state)
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
     assert_int_equal(weft_conn_recv_fd(b, &fd, T), -EPROTO);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
 
     assert_int_equal(weft_pipe(&a, &b, true), 0);
     put_le32(msg, 5);
@@ -1080,8 +1109,8 @@ static void test_garbage_descriptors(void **state)
     memcpy(CMSG_DATA(cm), &f, sizeof(int));
     assert_int_equal(sendmsg(weft_conn_fileno(a), &mh, 0), (ssize_t)sizeof msg);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
-    weft_conn_close(a);
-    weft_conn_close(b);
+    weft_conn_destroy(a);
+    weft_conn_destroy(b);
     assert_int_equal(count_fds(), before);
     close(f);
 }
@@ -1113,7 +1142,7 @@ static void test_garbage_random(void **state)
             put_le32(junk, 0x80000000u);
         if (n > 0)
             raw_write(weft_conn_fileno(a), junk, n);
-        weft_conn_close(a);
+        weft_conn_destroy(a);
         rc = 0;
         for (k = 0; k < 100; k++) {
             switch (k % 3) {
@@ -1149,7 +1178,7 @@ static void test_garbage_random(void **state)
         }
         assert_true(rc == WEFT_ECLOSED || rc == -EPROTO);
         assert_int_equal(weft_conn_poll(b, 0), 1);
-        weft_conn_close(b);
+        weft_conn_destroy(b);
     }
     munmap(huge, WEFT_PIPE_MAX_MSG);
     assert_int_equal(count_fds(), before);
@@ -1167,29 +1196,29 @@ static void test_eof_mid_message(void **state)
     assert_int_equal(weft_pipe(&a, &b, true), 0);
     raw_header(weft_conn_fileno(a), 10);
     raw_write(weft_conn_fileno(a), "abc", 3);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     assert_int_equal(weft_conn_poll(b, T), 1);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
 
     /* Half a header. */
     assert_int_equal(weft_pipe(&a, &b, true), 0);
     raw_write(weft_conn_fileno(a), "\x01\x00", 2);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, T), -EPROTO);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
 
     /* The largest message announced, three bytes sent: recv_alloc takes
      * the 1 GiB it needs (untouched, so cheap) and gives it back. */
     assert_int_equal(weft_pipe(&a, &b, true), 0);
     raw_header(weft_conn_fileno(a), (uint32_t)WEFT_PIPE_MAX_MSG);
     raw_write(weft_conn_fileno(a), "abc", 3);
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     assert_int_equal(weft_conn_next_len(b, T), (int)WEFT_PIPE_MAX_MSG);
     assert_int_equal(weft_conn_recv_alloc(b, &p, T), -EPROTO);
     assert_null(p);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
 }
 
 /* A peer killed with SIGKILL halfway through writing a message: the
@@ -1212,7 +1241,7 @@ static void test_peer_killed(void **state)
         if (pid == 0) {
             /* Never outlive a test that failed before killing us. */
             prctl(PR_SET_PDEATHSIG, SIGKILL);
-            weft_conn_close(a);
+            weft_conn_destroy(a);
             if (weft_conn_send(b, "whole", 5) != 0)
                 _exit(1);
             if (mid) {
@@ -1227,7 +1256,7 @@ static void test_peer_killed(void **state)
             for (;;)
                 pause();
         }
-        weft_conn_close(b);
+        weft_conn_destroy(b);
         close(sync[1]);
         assert_int_equal(read(sync[0], &c, 1), 1);
         assert_int_equal(kill(pid, SIGKILL), 0);
@@ -1237,7 +1266,7 @@ static void test_peer_killed(void **state)
         assert_int_equal(weft_conn_recv(a, buf, sizeof buf, T),
                          mid ? -EPROTO : WEFT_ECLOSED);
         close(sync[0]);
-        weft_conn_close(a);
+        weft_conn_destroy(a);
     }
 }
 
@@ -1278,10 +1307,10 @@ static void test_poll(void **state)
     sender_join(&s);
 
     /* The peer's end of file is ready too. */
-    weft_conn_close(a);
+    weft_conn_destroy(a);
     assert_int_equal(weft_conn_poll(b, T), 1);
     assert_int_equal(weft_conn_recv(b, buf, sizeof buf, 0), WEFT_ECLOSED);
-    weft_conn_close(b);
+    weft_conn_destroy(b);
     free(big);
 }
 
@@ -1294,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_threads_duplex),
         cmocka_unit_test(test_one_way),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_use_after_close),
         cmocka_unit_test(test_send_bytes_and_alloc),
         cmocka_unit_test(test_enobufs_small),
         cmocka_unit_test(test_enobufs_big),
