@@ -27,8 +27,13 @@ int weft_queue_create(weft_queue **out, weft_arena *where,
         o = *opts;
     if (o.kind < WEFT_QUEUE_FIFO || o.kind > WEFT_QUEUE_PRIORITY)
         return -EINVAL;
-    if (!where)
+    /* Between threads, a FIFO without a byte bound is a growable ring:
+     * producer and consumer threads then never share a lock. A byte bound
+     * counts message bytes exactly, as local.c does. */
+    if (!where && (o.kind != WEFT_QUEUE_FIFO || o.max_bytes))
         return weft__lq_create(out, &o);
+    if (!where)
+        return weft__rq_create(out, NULL, &o);
     if (o.kind != WEFT_QUEUE_FIFO)
         return -EINVAL;
     if (o.max_bytes == 0)
@@ -40,7 +45,7 @@ int weft_queue_put(weft_queue *q, const void *msg, size_t len, int timeout_ms)
 {
     if (!valid(q) || !msg || len == 0)
         return -EINVAL;
-    if (HEAD(q)->shared)
+    if (HEAD(q)->ring)
         return weft__rq_put(q, msg, len, timeout_ms);
     return weft__lq_put(q, 0, msg, len, timeout_ms);
 }
@@ -57,7 +62,7 @@ int weft_queue_get(weft_queue *q, void *buf, size_t cap, int timeout_ms)
 {
     if (!valid(q) || (!buf && cap))
         return -EINVAL;
-    if (HEAD(q)->shared)
+    if (HEAD(q)->ring)
         return weft__rq_get(q, buf, cap, false, timeout_ms);
     return weft__lq_get(q, buf, cap, false, timeout_ms);
 }
@@ -66,7 +71,7 @@ int weft_queue_next_len(weft_queue *q, int timeout_ms)
 {
     if (!valid(q))
         return -EINVAL;
-    if (HEAD(q)->shared)
+    if (HEAD(q)->ring)
         return weft__rq_get(q, NULL, 0, true, timeout_ms);
     return weft__lq_get(q, NULL, 0, true, timeout_ms);
 }
@@ -117,21 +122,21 @@ int weft_queue_close(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_close(q) : weft__lq_close(q);
+    return HEAD(q)->ring ? weft__rq_close(q) : weft__lq_close(q);
 }
 
 int weft_queue_closed(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_closed(q) : weft__lq_closed(q);
+    return HEAD(q)->ring ? weft__rq_closed(q) : weft__lq_closed(q);
 }
 
 int weft_queue_qsize(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_qsize(q) : weft__lq_qsize(q);
+    return HEAD(q)->ring ? weft__rq_qsize(q) : weft__lq_qsize(q);
 }
 
 int weft_queue_empty(weft_queue *q)
@@ -145,22 +150,22 @@ int weft_queue_full(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_full(q) : weft__lq_full(q);
+    return HEAD(q)->ring ? weft__rq_full(q) : weft__lq_full(q);
 }
 
 int weft_queue_task_done(weft_queue *q)
 {
     if (!valid(q) || !HEAD(q)->joinable)
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_task_done(q) : weft__lq_task_done(q);
+    return HEAD(q)->ring ? weft__rq_task_done(q) : weft__lq_task_done(q);
 }
 
 int weft_queue_join(weft_queue *q, int timeout_ms)
 {
     if (!valid(q) || !HEAD(q)->joinable)
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_join(q, timeout_ms)
-                           : weft__lq_join(q, timeout_ms);
+    return HEAD(q)->ring ? weft__rq_join(q, timeout_ms)
+                         : weft__lq_join(q, timeout_ms);
 }
 
 int weft_queue_destroy(weft_queue *q)
@@ -169,5 +174,5 @@ int weft_queue_destroy(weft_queue *q)
         return 0;
     if (!valid(q))
         return -EINVAL;
-    return HEAD(q)->shared ? weft__rq_destroy(q) : weft__lq_destroy(q);
+    return HEAD(q)->ring ? weft__rq_destroy(q) : weft__lq_destroy(q);
 }

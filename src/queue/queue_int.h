@@ -1,9 +1,11 @@
-/* queue_int.h - one weft_queue API, two implementations: local.c for the
- * threads of one process (FIFO, LIFO, priority; heap memory, a mutex and
- * condition variables) and ring.c for processes (a FIFO ring in shared
- * memory with two robust locks and futex waits). queue.c checks the
- * arguments common to both and dispatches on the head every queue object
- * starts with. */
+/* queue_int.h - one weft_queue API, two implementations: ring.c, a FIFO
+ * ring with two robust locks and futex waits - in shared memory for
+ * processes, or on the heap for the threads of one process (there it grows
+ * when full unless a byte bound was given) - and local.c for the other
+ * queues between threads (LIFO, priority, and FIFO with a byte bound: heap
+ * nodes, a mutex and condition variables). queue.c checks the arguments
+ * common to both and dispatches on the head every queue object starts
+ * with. */
 #ifndef WEFT_QUEUE_INT_H
 #define WEFT_QUEUE_INT_H
 
@@ -18,10 +20,10 @@
 /* The first member of both implementations' structures. */
 struct weft__queue_head {
     uint32_t magic;
-    uint8_t shared; /* ring.c (1) or local.c (0) */
+    uint8_t shared; /* in shared memory (processes) */
     uint8_t kind;   /* enum weft_queue_kind */
     uint8_t joinable;
-    uint8_t pad;
+    uint8_t ring; /* ring.c (1) or local.c (0) */
 };
 
 /* The opts with defaults applied and checked by queue.c: kind valid for

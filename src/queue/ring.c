@@ -40,7 +40,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_int.h"
@@ -68,7 +70,10 @@ struct ring {
     uint64_t size;      /* ring bytes, a power of two */
     uint64_t max_items; /* 0: none */
     uint64_t max_msg;
-    uint64_t data_off; /* from the object start */
+    uint64_t data_off; /* from the object start (shared rings) */
+    uint8_t shared;    /* in shared memory: process-shared futexes */
+    uint8_t growable;  /* private, no byte bound: grows when full */
+    char *ext;         /* private rings: the data, on the heap */
     _Atomic uint32_t closed;
     /* Each wait's counter and futex word on a line of its own: a side that
      * goes to sleep writes them, and the other side reads the counter on
@@ -132,7 +137,7 @@ static inline size_t rec_size(size_t len)
 
 static inline char *data(struct ring *r)
 {
-    return (char *)r + r->data_off;
+    return r->ext ? r->ext : (char *)r + r->data_off;
 }
 
 static inline struct rec *rec_at(struct ring *r, uint64_t w)
@@ -186,53 +191,72 @@ static int wait_for(_Atomic uint32_t *word, _Atomic uint32_t *waiters,
         atomic_fetch_sub(waiters, 1);
         return 0;
     }
-    rc = weft__futex_wait(word, seq, true, dl);
+    rc = weft__futex_wait(word, seq, r->shared, dl);
     atomic_fetch_sub(waiters, 1);
     return rc == -ETIMEDOUT ? rc : 0;
 }
 
-static void wake(_Atomic uint32_t *word, _Atomic uint32_t *waiters)
+static void wake(struct ring *r, _Atomic uint32_t *word,
+                 _Atomic uint32_t *waiters)
 {
     if (atomic_load(waiters) > 0) {
         atomic_fetch_add(word, 1);
-        weft__futex_wake(word, INT32_MAX, true);
+        weft__futex_wake(word, INT32_MAX, r->shared);
     }
 }
 
 /* ---- Create ----------------------------------------------------------------
  */
 
+/* Where a private ring starts; it doubles whenever a put finds it full. */
+#define GROW_FROM ((size_t)64 << 10)
+
 int weft__rq_create(weft_queue **out, weft_arena *where,
                     const weft_queue_opts *o)
 {
     struct ring *r;
     size_t size = 64, max_msg, hdr;
-    bool shared;
+    bool shared, growable = !where && o->max_bytes == 0;
     int rc;
 
     if (o->max_bytes > ((size_t)1 << 38) || o->max_items > MAX_ITEMS)
         return -EINVAL;
+    if (growable)
+        size = GROW_FROM;
     while (size < o->max_bytes)
         size <<= 1;
-    max_msg = size / 2 - REC_HDR;
+    max_msg = growable ? INT_MAX : size / 2 - REC_HDR;
     if (o->max_msg > max_msg)
         return -EINVAL;
     if (o->max_msg)
         max_msg = o->max_msg;
     hdr = (sizeof *r + 63) & ~(size_t)63;
-    rc = weft__place(where, hdr + size, (void **)&r, &shared);
+    /* A shared ring carries its data; a private one keeps it on the heap,
+     * where it can be replaced by a larger one. */
+    rc = weft__place(where, hdr + (where ? size : 0), (void **)&r, &shared);
     if (rc < 0)
         return rc;
+    if (!where) {
+        r->ext = malloc(size);
+        if (!r->ext) {
+            weft__unplace(r, shared);
+            return -ENOMEM;
+        }
+    }
     r->head.magic = WEFT__QUEUE_MAGIC;
-    r->head.shared = 1;
+    r->head.shared = shared;
+    r->head.ring = 1;
     r->head.kind = WEFT_QUEUE_FIFO;
     r->head.joinable = o->joinable;
+    r->shared = shared;
+    r->growable = growable;
     r->size = size;
     r->max_items = o->max_items;
     r->max_msg = max_msg;
     r->data_off = hdr;
-    if ((rc = weft__rmutex_init(&r->plock, true)) < 0 ||
-        (rc = weft__rmutex_init(&r->clock, true)) < 0) {
+    if ((rc = weft__rmutex_init(&r->plock, shared)) < 0 ||
+        (rc = weft__rmutex_init(&r->clock, shared)) < 0) {
+        free(r->ext);
         weft__unplace(r, shared);
         return rc;
     }
@@ -266,6 +290,63 @@ static bool has_room(struct ring *r)
            atomic_load(&r->closed);
 }
 
+/* A private ring without a byte bound, full: move its messages into one at
+ * least twice as large, in which a record of len fits. plock held; clock
+ * is taken too (order: plock, clock), so no consumer is inside while the
+ * data moves. Returns 0 without growing if a consumer made room first. The
+ * bytes from head to tail are copied in ring order, so the records (PADs
+ * included: they still say how much to skip) keep their meaning at their new
+ * offsets. */
+static int grow(struct ring *r, size_t len)
+{
+    uint64_t t, h, used, off, first;
+    size_t size = r->size;
+    char *nd;
+    int rc;
+
+    /* Never wait for clock: a consumer may hold it asleep on an empty
+     * ring, waiting for this very producer. While it is busy, look again:
+     * a consumer either lets go soon or has emptied the ring (room). */
+    for (;;) {
+        rc = weft__rmutex_lock(&r->clock, 0);
+        if (rc != -EAGAIN)
+            break;
+        if (has_room(r))
+            return 0;
+        sched_yield();
+    }
+    if (rc < 0)
+        return rc;
+    if (rc == WEFT_OWNERDEAD)
+        r->peeking = 0;
+    t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    h = atomic_load_explicit(&r->head_pos, memory_order_relaxed);
+    used = used_bytes(t, h);
+    do
+        size *= 2;
+    while (size - used < 2 * rec_size(len) || size / 2 < rec_size(len));
+    nd = malloc(size);
+    if (!nd) {
+        weft__rmutex_unlock(&r->clock);
+        return -ENOMEM;
+    }
+    off = pos_of(h) & (r->size - 1);
+    first = used < r->size - off ? used : r->size - off;
+    memcpy(nd, r->ext + off, first);
+    memcpy(nd + first, r->ext, used - first);
+    free(r->ext);
+    r->ext = nd;
+    r->size = size;
+    h = (seq_of(h) & SEQ_MASK); /* offset 0, same count */
+    t = ((used & POS_MASK) << POS_SHIFT) | seq_of(t);
+    atomic_store(&r->head_pos, h);
+    atomic_store(&r->tail, t);
+    r->head_cache = h;
+    r->tail_cache = t;
+    weft__rmutex_unlock(&r->clock);
+    return 0;
+}
+
 /* With plock held: wait until a record of len fits. 0, or an error. */
 static int room(struct ring *r, size_t len, weft_deadline dl, bool nowait)
 {
@@ -275,6 +356,21 @@ static int room(struct ring *r, size_t len, weft_deadline dl, bool nowait)
     for (;;) {
         if (atomic_load(&r->closed))
             return WEFT_ECLOSED;
+        if (r->growable) {
+            /* Never waits for bytes: makes them (an item bound, if any,
+             * is waited for below). has_room() refreshes the head. */
+            r->pending_len = len;
+            if (has_room(r) && !atomic_load(&r->closed))
+                return 0;
+            t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+            if (!r->max_items ||
+                count_between(t, r->head_cache) < r->max_items) {
+                rc = grow(r, len);
+                if (rc < 0)
+                    return rc;
+                continue;
+            }
+        }
         /* The cached head is never ahead of the real one: if it leaves
          * room, there is room. */
         if ((!r->max_items || count_between(t, r->head_cache) < r->max_items) &&
@@ -313,7 +409,7 @@ static uint64_t place_record(struct ring *r, size_t len, struct rec **at)
 static void publish(struct ring *r, uint64_t new_tail)
 {
     atomic_store(&r->tail, new_tail);
-    wake(&r->not_empty, &r->empty_waiters);
+    wake(r, &r->not_empty, &r->empty_waiters);
 }
 
 int weft__rq_put(weft_queue *q, const void *msg, size_t len, int timeout_ms)
@@ -434,7 +530,7 @@ static int next_record(struct ring *r, weft_deadline dl, bool nowait,
 static void consume(struct ring *r, uint64_t h, struct rec *rec)
 {
     atomic_store(&r->head_pos, advance(h, rec_size(rec->len), 1));
-    wake(&r->not_full, &r->full_waiters);
+    wake(r, &r->not_full, &r->full_waiters);
 }
 
 int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
@@ -496,7 +592,7 @@ int weft__rq_release(weft_queue *q, bool consume_it)
     r->peeking = 0;
     if (consume_it) {
         atomic_store(&r->head_pos, r->peeked_to);
-        wake(&r->not_full, &r->full_waiters);
+        wake(r, &r->not_full, &r->full_waiters);
     }
     weft__rmutex_unlock(&r->clock);
     return 0;
@@ -513,8 +609,8 @@ int weft__rq_close(weft_queue *q)
     /* Everybody asleep must look again; bump unconditionally. */
     atomic_fetch_add(&r->not_empty, 1);
     atomic_fetch_add(&r->not_full, 1);
-    weft__futex_wake(&r->not_empty, INT32_MAX, true);
-    weft__futex_wake(&r->not_full, INT32_MAX, true);
+    weft__futex_wake(&r->not_empty, INT32_MAX, r->shared);
+    weft__futex_wake(&r->not_full, INT32_MAX, r->shared);
     return 0;
 }
 
@@ -555,7 +651,7 @@ int weft__rq_task_done(weft_queue *q)
             break;
     }
     if (atomic_load(&r->join_waiters) > 0)
-        weft__futex_wake(&r->done, INT32_MAX, true);
+        weft__futex_wake(&r->done, INT32_MAX, r->shared);
     return 0;
 }
 
@@ -577,7 +673,7 @@ int weft__rq_join(weft_queue *q, int timeout_ms)
             atomic_fetch_sub(&r->join_waiters, 1);
             return -EAGAIN;
         }
-        rc = weft__futex_wait(&r->done, d, true, dl);
+        rc = weft__futex_wait(&r->done, d, r->shared, dl);
         atomic_fetch_sub(&r->join_waiters, 1);
         if (rc == -ETIMEDOUT)
             return rc;
@@ -595,6 +691,7 @@ int weft__rq_destroy(weft_queue *q)
     pthread_mutex_destroy(&r->plock);
     pthread_mutex_destroy(&r->clock);
     r->head.magic = 0;
-    weft__unplace(r, true);
+    free(r->ext);
+    weft__unplace(r, r->shared);
     return 0;
 }

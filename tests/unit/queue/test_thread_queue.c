@@ -821,9 +821,53 @@ static void test_bad_input(void **state)
     assert_int_equal(weft_queue_destroy(q), 0);
 }
 
+/* An unbounded FIFO between threads grows: its ring doubles whenever a put
+ * finds it full - with the head anywhere in it, the ring wrapped, and for a
+ * single message larger than the whole ring - and loses nothing. */
+static void test_fifo_grows(void **state)
+{
+    static unsigned char big[3 << 20], out[3 << 20];
+    weft_queue *q;
+    unsigned seed = 5, put = 0, got = 0;
+    int i, n;
+
+    (void)state;
+    assert_int_equal(weft_queue_create(&q, NULL, NULL), 0);
+    for (i = 0; i < (int)sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 3);
+    for (i = 0; i < 40000; i++) {
+        size_t len = 1 + (size_t)rand_r(&seed) % 700;
+        unsigned char m[700];
+        memset(m, (int)(put & 0xff), len);
+        m[0] = (unsigned char)(put & 0xff);
+        assert_int_equal(weft_queue_put(q, m, len, 0), 0);
+        put++;
+        if (i % 3 == 0) { /* move the head, so growth copies a wrap */
+            n = weft_queue_get(q, out, sizeof out, 0);
+            assert_true(n > 0);
+            assert_int_equal(out[0], (unsigned char)(got & 0xff));
+            assert_int_equal(out[n - 1], (unsigned char)(got & 0xff));
+            got++;
+        }
+    }
+    assert_int_equal(weft_queue_put(q, big, sizeof big, 0), 0); /* > ring */
+    assert_int_equal(weft_queue_qsize(q), (int)(put - got + 1));
+    while (got < put) {
+        n = weft_queue_get(q, out, sizeof out, 0);
+        assert_true(n > 0);
+        assert_int_equal(out[n - 1], (unsigned char)(got & 0xff));
+        got++;
+    }
+    assert_int_equal(weft_queue_get(q, out, sizeof out, 0), (int)sizeof big);
+    assert_memory_equal(out, big, sizeof big);
+    assert_int_equal(weft_queue_get(q, out, sizeof out, 0), -EAGAIN);
+    assert_int_equal(weft_queue_destroy(q), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fifo_grows),
         cmocka_unit_test(test_fifo_order_per_producer),
         cmocka_unit_test(test_mpmc_no_loss_no_dup),
         cmocka_unit_test(test_lifo_order),
