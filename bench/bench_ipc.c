@@ -211,7 +211,7 @@ static void *tq_consumer(void *arg)
     long i;
 
     for (i = 0; i < t->n; i++)
-        if (weft_queue_get(t->q, buf, sizeof buf, 10000) != 8)
+        if (weft_queue_get(t->q, buf, sizeof buf, -1) != 8)
             return (void *)1;
     return NULL;
 }
@@ -228,7 +228,7 @@ static int64_t run_thread_queue(void *ctx, long n)
     if (pthread_create(&tid, NULL, tq_consumer, &t) != 0)
         return -EAGAIN;
     for (i = 0; i < n; i++)
-        if (weft_queue_put(t.q, buf, sizeof buf, 10000) != 0)
+        if (weft_queue_put(t.q, buf, sizeof buf, -1) != 0)
             break;
     pthread_join(tid, &bad);
     if (i < n || bad)

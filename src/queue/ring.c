@@ -26,7 +26,8 @@
  * other except through "full" and "empty". Each side writes the ring only
  * where the other cannot look - beyond tail, or before head - and publishes
  * with one release store. A process killed at any instant therefore leaves
- * at worst a lock marked dead (robust mutexes) and bytes nobody can see:
+ * at worst a lock marked dead (weft locks: robust mutexes in shared memory,
+ * futex locks with a thread-exit hook on the heap) and bytes nobody can see:
  * the next holder takes over with nothing to repair.
  *
  * Waiting: a side that must wait (empty for consumers, full for producers)
@@ -46,6 +47,7 @@
 #include <string.h>
 
 #include "queue/queue_int.h"
+#include "sync/lock_int.h"
 #include "sync/sync_int.h"
 
 #include <weft/sync.h>
@@ -87,7 +89,7 @@ struct ring {
     _Atomic uint32_t done; /* tasks done, modulo 2^24; futex for join */
 
     /* Producers. */
-    pthread_mutex_t plock __attribute__((aligned(64)));
+    struct weft_lock plock __attribute__((aligned(64)));
     uint64_t head_cache;  /* a recent head: never ahead of the truth */
     uint64_t pending_len; /* room(): the record waited for */
     uint64_t reserved_to; /* reserve(): tail after the commit */
@@ -95,7 +97,7 @@ struct ring {
     _Atomic uint64_t tail __attribute__((aligned(64)));
 
     /* Consumers. */
-    pthread_mutex_t clock __attribute__((aligned(64)));
+    struct weft_lock clock __attribute__((aligned(64)));
     uint64_t tail_cache; /* a recent tail: never ahead of the truth */
     uint64_t peeked_to;  /* peek(): head after the release */
     uint32_t peeking;
@@ -151,10 +153,10 @@ static inline struct rec *rec_at(struct ring *r, uint64_t w)
 /* Take a side's lock. A dead previous holder needs no repair (it could
  * only have written bytes nobody sees), but its open reservation or peek
  * is void. */
-static int side_lock(struct ring *r, pthread_mutex_t *m, weft_deadline dl,
+static int side_lock(struct ring *r, struct weft_lock *m, weft_deadline dl,
                      bool nowait)
 {
-    int rc = nowait ? weft__rmutex_lock(m, 0) : weft__rmutex_lock_until(m, dl);
+    int rc = weft__lock_acquire_until(m, dl, nowait);
 
     if (rc == WEFT_OWNERDEAD) {
         if (m == &r->plock)
@@ -254,8 +256,8 @@ int weft__rq_create(weft_queue **out, weft_arena *where,
     r->max_items = o->max_items;
     r->max_msg = max_msg;
     r->data_off = hdr;
-    if ((rc = weft__rmutex_init(&r->plock, shared)) < 0 ||
-        (rc = weft__rmutex_init(&r->clock, shared)) < 0) {
+    if ((rc = weft__lock_init(&r->plock, shared)) < 0 ||
+        (rc = weft__lock_init(&r->clock, shared)) < 0) {
         free(r->ext);
         weft__unplace(r, shared);
         return rc;
@@ -308,7 +310,7 @@ static int grow(struct ring *r, size_t len)
      * ring, waiting for this very producer. While it is busy, look again:
      * a consumer either lets go soon or has emptied the ring (room). */
     for (;;) {
-        rc = weft__rmutex_lock(&r->clock, 0);
+        rc = weft__lock_acquire_until(&r->clock, WEFT_DEADLINE_NEVER, true);
         if (rc != -EAGAIN)
             break;
         if (has_room(r))
@@ -327,7 +329,7 @@ static int grow(struct ring *r, size_t len)
     while (size - used < 2 * rec_size(len) || size / 2 < rec_size(len));
     nd = malloc(size);
     if (!nd) {
-        weft__rmutex_unlock(&r->clock);
+        weft_lock_release(&r->clock);
         return -ENOMEM;
     }
     off = pos_of(h) & (r->size - 1);
@@ -343,7 +345,7 @@ static int grow(struct ring *r, size_t len)
     atomic_store(&r->tail, t);
     r->head_cache = h;
     r->tail_cache = t;
-    weft__rmutex_unlock(&r->clock);
+    weft_lock_release(&r->clock);
     return 0;
 }
 
@@ -431,7 +433,7 @@ int weft__rq_put(weft_queue *q, const void *msg, size_t len, int timeout_ms)
         memcpy(at + 1, msg, len);
         publish(r, nt);
     }
-    weft__rmutex_unlock(&r->plock);
+    weft_lock_release(&r->plock);
     return rc;
 }
 
@@ -449,7 +451,7 @@ int weft__rq_reserve(weft_queue *q, size_t len, void **where, int timeout_ms)
         return rc;
     rc = room(r, len, dl, timeout_ms == 0);
     if (rc < 0) {
-        weft__rmutex_unlock(&r->plock);
+        weft_lock_release(&r->plock);
         return rc;
     }
     r->reserved_to = place_record(r, len, &at);
@@ -462,12 +464,12 @@ int weft__rq_commit(weft_queue *q, bool keep)
 {
     struct ring *r = (struct ring *)q;
 
-    if (weft__rmutex_owner(&r->plock) != weft__gettid() || !r->reserving)
+    if (!weft__lock_held_by_me(&r->plock) || !r->reserving)
         return -EPERM;
     r->reserving = 0;
     if (keep)
         publish(r, r->reserved_to);
-    weft__rmutex_unlock(&r->plock);
+    weft_lock_release(&r->plock);
     return 0;
 }
 
@@ -557,7 +559,7 @@ int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
             }
         }
     }
-    weft__rmutex_unlock(&r->clock);
+    weft_lock_release(&r->clock);
     return rc;
 }
 
@@ -574,7 +576,7 @@ int weft__rq_peek(weft_queue *q, const void **msg, int timeout_ms)
         return rc;
     rc = next_record(r, dl, timeout_ms == 0, &rec, &h);
     if (rc < 0) {
-        weft__rmutex_unlock(&r->clock);
+        weft_lock_release(&r->clock);
         return rc;
     }
     r->peeked_to = advance(h, rec_size(rec->len), 1);
@@ -587,14 +589,14 @@ int weft__rq_release(weft_queue *q, bool consume_it)
 {
     struct ring *r = (struct ring *)q;
 
-    if (weft__rmutex_owner(&r->clock) != weft__gettid() || !r->peeking)
+    if (!weft__lock_held_by_me(&r->clock) || !r->peeking)
         return -EPERM;
     r->peeking = 0;
     if (consume_it) {
         atomic_store(&r->head_pos, r->peeked_to);
         wake(r, &r->not_full, &r->full_waiters);
     }
-    weft__rmutex_unlock(&r->clock);
+    weft_lock_release(&r->clock);
     return 0;
 }
 
@@ -685,11 +687,11 @@ int weft__rq_destroy(weft_queue *q)
     struct ring *r = (struct ring *)q;
 
     if (atomic_load(&r->empty_waiters) || atomic_load(&r->full_waiters) ||
-        atomic_load(&r->join_waiters) || weft__rmutex_owner(&r->plock) ||
-        weft__rmutex_owner(&r->clock))
+        atomic_load(&r->join_waiters) || weft_lock_locked(&r->plock) ||
+        weft_lock_locked(&r->clock))
         return -EBUSY;
-    pthread_mutex_destroy(&r->plock);
-    pthread_mutex_destroy(&r->clock);
+    weft__lock_fini(&r->plock);
+    weft__lock_fini(&r->clock);
     r->head.magic = 0;
     free(r->ext);
     weft__unplace(r, r->shared);
