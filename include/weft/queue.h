@@ -17,7 +17,8 @@
  *
  *   Bounds: max_items (0: none) and max_bytes, the room for message data
  *   (a shared queue is a ring of that many bytes, default 1 MiB; a thread
- *   queue has no byte bound unless one is given). A put waits while the
+ *   queue has no byte bound unless one is given - a FIFO between threads
+ *   then grows as needed). A put waits while the
  *   queue is full (timeout convention of weft/core.h); a message that could
  *   never fit - larger than max_bytes allows, or than max_msg - is refused
  *   at once with -EMSGSIZE, never left waiting. Zero-length messages are
