@@ -109,10 +109,12 @@ WEFT_API int weft_queue_next_len(weft_queue *q, int timeout_ms);
 /* Zero-copy, for large messages (shared FIFO queues; -EINVAL otherwise).
  * reserve: room for len bytes, waited for like put; *where is inside the
  * queue; write the message there, then commit (it becomes visible) or
- * cancel. Other producers wait until then; keep it short.
+ * cancel, from the same thread (it holds the producers' lock until then:
+ * other producers wait; keep it short; -EPERM from another thread).
  * peek: the next message in place (*msg, and its length as the result),
  * waited for like get; read it, then release (it is gone) or keep it with
- * weft_queue_unpeek (it stays first). Other consumers wait until then. A
+ * weft_queue_unpeek (it stays first), from the same thread. Other
+ * consumers wait until then. A
  * process that dies between the two calls loses nothing: the reservation
  * is dropped, the peeked message stays for the next consumer. */
 WEFT_API int weft_queue_reserve(weft_queue *q, size_t len, void **where,
