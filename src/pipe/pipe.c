@@ -681,6 +681,17 @@ static struct wait wait_for(int timeout_ms)
     return w;
 }
 
+/* Wait for the next message's header; 0 and its length in *hdr if it is
+ * a byte message, -EPROTO (nothing taken) if it is a descriptor. */
+static int peek_bytes(weft_conn *c, const struct wait *w, uint32_t *hdr)
+{
+    int rc = peek(c, w, hdr);
+
+    if (rc < 0)
+        return rc;
+    return *hdr == FD_MSG ? -EPROTO : 0;
+}
+
 int weft_conn_recv(weft_conn *c, void *buf, size_t cap, int timeout_ms)
 {
     struct wait w = wait_for(timeout_ms);
@@ -692,11 +703,9 @@ int weft_conn_recv(weft_conn *c, void *buf, size_t cap, int timeout_ms)
         return rc;
     if (!buf && cap > 0)
         return -EINVAL;
-    rc = peek(c, &w, &hdr);
+    rc = peek_bytes(c, &w, &hdr);
     if (rc < 0)
         return rc;
-    if (hdr == FD_MSG)
-        return -EPROTO;
     if (hdr > cap)
         return -ENOBUFS;
     return take_msg(c, buf, hdr, &w);
@@ -718,11 +727,9 @@ int weft_conn_recv_alloc(weft_conn *c, void **out, int timeout_ms)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    rc = peek(c, &w, &hdr);
+    rc = peek_bytes(c, &w, &hdr);
     if (rc < 0)
         return rc;
-    if (hdr == FD_MSG)
-        return -EPROTO;
     p = malloc((size_t)hdr + 1);
     if (!p)
         return -ENOMEM;
@@ -746,10 +753,8 @@ int weft_conn_next_len(weft_conn *c, int timeout_ms)
     rc = recv_check(c);
     if (rc < 0)
         return rc;
-    rc = peek(c, &w, &hdr);
-    if (rc < 0)
-        return rc;
-    return hdr == FD_MSG ? -EPROTO : (int)hdr;
+    rc = peek_bytes(c, &w, &hdr);
+    return rc < 0 ? rc : (int)hdr;
 }
 
 /* Returns 0 and *fd. Besides recv's errors: -EMFILE when the descriptor

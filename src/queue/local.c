@@ -1,6 +1,8 @@
-/* local.c - the thread queues (placement NULL): Python's queue.Queue,
- * LifoQueue and PriorityQueue, and the joinable variant, for the threads of
- * one process. queue.c checks the common arguments and calls in here.
+/* local.c - the thread queues (placement NULL) that are not a ring:
+ * Python's LifoQueue and PriorityQueue, and a FIFO queue.Queue with a byte
+ * bound (max_bytes counts message bytes exactly here; an unbounded FIFO
+ * between threads is a growable ring, see ring.c), joinable or not.
+ * queue.c checks the common arguments and calls in here.
  *
  * Storage. Every message is copied into its own malloc'd node (copied in
  * before the lock is taken, copied out after it is released, so the lock

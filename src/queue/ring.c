@@ -529,10 +529,16 @@ static int next_record(struct ring *r, weft_deadline dl, bool nowait,
     }
 }
 
+/* Publish a new head: the record before it is gone. */
+static void set_head(struct ring *r, uint64_t h)
+{
+    atomic_store(&r->head_pos, h);
+    wake(r, &r->not_full, &r->full_waiters);
+}
+
 static void consume(struct ring *r, uint64_t h, struct rec *rec)
 {
-    atomic_store(&r->head_pos, advance(h, rec_size(rec->len), 1));
-    wake(r, &r->not_full, &r->full_waiters);
+    set_head(r, advance(h, rec_size(rec->len), 1));
 }
 
 int weft__rq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
@@ -592,10 +598,8 @@ int weft__rq_release(weft_queue *q, bool consume_it)
     if (!weft__lock_held_by_me(&r->clock) || !r->peeking)
         return -EPERM;
     r->peeking = 0;
-    if (consume_it) {
-        atomic_store(&r->head_pos, r->peeked_to);
-        wake(r, &r->not_full, &r->full_waiters);
-    }
+    if (consume_it)
+        set_head(r, r->peeked_to);
     weft_lock_release(&r->clock);
     return 0;
 }

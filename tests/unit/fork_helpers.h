@@ -44,6 +44,18 @@ static inline int run_children(int n, int (*fn)(void *, int), void *arg)
     return failed;
 }
 
+/* The child's exit code, or -signal; -1000 if it cannot be waited for. */
+static inline int wait_child(pid_t pid)
+{
+    int st;
+
+    if (waitpid(pid, &st, 0) != pid)
+        return -1000;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return -WTERMSIG(st);
+}
+
 /* Names under /dev/shm that start with prefix: removed (so a failed run
  * does not litter) and counted. A test asserts the count is 0. */
 static inline int remove_left_in_dev_shm(const char *prefix)

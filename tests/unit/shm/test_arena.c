@@ -36,18 +36,6 @@ static void name_of(char *buf, size_t n, const char *tag)
     snprintf(buf, n, "%s%s", prefix, tag);
 }
 
-/* The child's exit code, or -signal. */
-static int wait_child(pid_t pid)
-{
-    int st;
-
-    if (waitpid(pid, &st, 0) != pid)
-        return -1000;
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    return -WTERMSIG(st);
-}
-
 /* xorshift: cheap, and each process seeds its own. */
 static uint32_t rnd(uint32_t *s)
 {
