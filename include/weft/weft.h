@@ -19,5 +19,6 @@
 #include <weft/shared.h>
 #include <weft/queue.h>
 #include <weft/pipe.h>
+#include <weft/pool.h>
 
 #endif
