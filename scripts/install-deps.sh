@@ -4,9 +4,11 @@
 # run`, `make test`, `make check` and `make bench` call it first.
 set -eu
 
-# Build: compiler, CMake, pkg-config; JSON: jansson. Tests: cmocka. check: clang's
-# sanitizer runtimes. bench: python3 for the Python contenders.
-PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev procps python3"
+# Build: compiler, CMake, pkg-config; JSON: jansson; HTTP client of the
+# crawler example: libcurl. Tests: cmocka. check: clang's sanitizer
+# runtimes. bench: python3 for the Python contenders.
+PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
+libcurl4-openssl-dev procps python3"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi

@@ -71,8 +71,9 @@
  *   close: no more tasks (submit then fails with WEFT_ECLOSED); join: wait
  *   until every task finished and the workers ended; terminate: stop now -
  *   process workers are killed, tasks not finished fail with WEFT_ECLOSED;
- *   thread workers cannot be killed safely, so terminate cancels what has
- *   not started and waits for the running tasks. shutdown(wait,
+ *   thread workers cannot be killed safely, so on a thread pool the tasks
+ *   not started fail with WEFT_ECLOSED and terminate waits for the running
+ *   ones to finish. shutdown(wait,
  *   cancel_pending) is concurrent.futures' Executor.shutdown. destroy
  *   terminates a pool that is still running, and never leaves a zombie or
  *   an orphan: workers are reaped, and if this process dies, even by

@@ -60,4 +60,43 @@ order=$(sed -n '/taken out/,$p' <<<"$out" | sed -n 's/^  \([a-z]*\):.*/\1/p' | t
 out=$(timeout 30 "$EX/pipe_adder")
 grep -q "40 + 2 = 42" <<<"$out" && grep -q "adder exited with 0" <<<"$out" ||
     fail "pipe_adder: $out"
+
+# Pools. Timing lessons are checked with wide margins only.
+out=$(timeout 30 "$EX/pool_basics") || fail "pool_basics: exit $?"
+[ "$(grep -cE '^task +[0-9]+ ran in worker [0-9]+$' <<<"$out")" -eq 23 ] ||
+    fail "pool_basics: not all 23 tasks reported: $out"
+pids=$(awk '/ ran in worker / {print $NF}' <<<"$out" | sort -u | wc -l)
+[ "$pids" -ge 1 ] && [ "$pids" -le 4 ] ||
+    fail "pool_basics: $pids distinct worker pids for a pool of 4"
+grep -qx "$pids worker pids served 23 tasks" <<<"$out" ||
+    fail "pool_basics: wrong pid count line"
+grep -q "callback: square(12) = 144" <<<"$out" &&
+    grep -q "error callback: refuse() returned status 3" <<<"$out" &&
+    grep -q "apply: 7 \* 7 = 49" <<<"$out" ||
+    fail "pool_basics: apply_async/apply: $out"
+
+out=$(timeout 30 "$EX/sync_vs_async") || fail "sync_vs_async: exit $?"
+grep -q "same results: yes" <<<"$out" || fail "sync_vs_async: $out"
+# 8 x 100 ms one at a time vs on 4 workers: ~4x; ask for 1.5x.
+x=$(sed -n 's/^async was \([0-9.]*\)x faster$/\1/p' <<<"$out")
+awk -v x="${x:-0}" 'BEGIN { exit !(x >= 1.5) }' ||
+    fail "sync_vs_async: async not faster: $out"
+
+out=$(timeout 60 "$EX/cpu_vs_io") || fail "cpu_vs_io: exit $?"
+grep -q "^compute " <<<"$out" && grep -q "^I/O " <<<"$out" ||
+    fail "cpu_vs_io: no timing table: $out"
+grep -q "results agree: yes" <<<"$out" || fail "cpu_vs_io: $out"
+# 4 sleeps of 100 ms on 4 workers overlap (~4x) on both pools; ask 1.5x.
+xs=$(grep "^I/O " <<<"$out" | grep -oE '[0-9]+\.[0-9]x' | tr -d x | tr '\n' ' ')
+awk -v xs="$xs" 'BEGIN { n = split(xs, x, " ");
+    exit !(n == 2 && x[1] >= 1.5 && x[2] >= 1.5) }' ||
+    fail "cpu_vs_io: the I/O jobs did not overlap: $out"
+
+out=$(timeout 30 "$EX/crawler") || fail "crawler: exit $?"
+for page in / /about /news /blog /contact; do
+    grep -qE "^$page +200 " <<<"$out" || fail "crawler: $page not crawled: $out"
+done
+grep -qE "^/missing +404 +Not found" <<<"$out" || fail "crawler: no 404: $out"
+grep -qE "^crawled 6 of 6 pages in [0-9]+ ms: 5 ok, 1 not ok, [0-9]+ words$" \
+    <<<"$out" || fail "crawler: $out"
 echo "examples: all lessons hold"
