@@ -25,8 +25,14 @@ static void pools_atexit(void)
     for (;;) {
         pthread_mutex_lock(&all_mu);
         weft_pool *p = all_pools;
-        while (p != NULL && (p->terminated || p->joined))
+        while (p != NULL) {
+            pthread_mutex_lock(&p->mu);
+            bool done = p->terminated || p->joined;
+            pthread_mutex_unlock(&p->mu);
+            if (!done)
+                break;
             p = p->all_next;
+        }
         pthread_mutex_unlock(&all_mu);
         if (p == NULL)
             return;
@@ -462,6 +468,15 @@ static void job_store(struct weft__job *j, size_t i, int error, int status,
     j->done++;
 }
 
+/* Wake the job's reader (job mutex held) - a map's caller only when all
+ * is done: waking it for every item would cost two context switches a
+ * task. */
+static void job_wake(struct weft__job *j)
+{
+    if (j->imap || j->done == j->n)
+        pthread_cond_broadcast(&j->cv);
+}
+
 void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
                        const unsigned char *recs)
 {
@@ -472,7 +487,7 @@ void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
         job_store(j, first + i, r.error, r.status, recs + sizeof r, r.len);
         recs += weft__rec_size(r.len);
     }
-    pthread_cond_broadcast(&j->cv);
+    job_wake(j);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -482,7 +497,7 @@ void weft__job_fail(struct weft__job *j, size_t first, size_t count,
     pthread_mutex_lock(&j->mu);
     for (size_t i = 0; i < count; i++)
         job_store(j, first + i, error, status, NULL, 0);
-    pthread_cond_broadcast(&j->cv);
+    job_wake(j);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -719,6 +734,24 @@ void weft_imap_destroy(weft_imap *it)
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+/* Calls that may block on the pool count themselves in, so that a destroy
+ * on another thread frees it only after they left. */
+static void enter(weft_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->callers++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int leave(weft_pool *p, int rc)
+{
+    pthread_mutex_lock(&p->mu);
+    p->callers--;
+    pthread_cond_broadcast(&p->idle_cv);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 int weft_pool_close(weft_pool *p)
 {
     if (p == NULL)
@@ -736,10 +769,18 @@ int weft_pool_close(weft_pool *p)
     return 0;
 }
 
+static int join(weft_pool *p, int timeout_ms);
+
 int weft_pool_join(weft_pool *p, int timeout_ms)
 {
     if (p == NULL)
         return -EINVAL;
+    enter(p);
+    return leave(p, join(p, timeout_ms));
+}
+
+static int join(weft_pool *p, int timeout_ms)
+{
     weft_deadline d = weft_deadline_in(timeout_ms);
     pthread_mutex_lock(&p->mu);
     if (!p->closed && !p->terminated) {
@@ -753,13 +794,30 @@ int weft_pool_join(weft_pool *p, int timeout_ms)
             return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
         }
     }
+    /* One joiner at a time joins the backend's threads; the others wait
+     * until it is done, so that none returns (and frees) early. */
+    while (p->join_busy && !p->joined) {
+        if (weft__cond_wait_until(&p->idle_cv, &p->mu, d) < 0 &&
+            p->join_busy) {
+            pthread_mutex_unlock(&p->mu);
+            return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+        }
+    }
+    if (p->joined) {
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    p->join_busy = true;
     pthread_mutex_unlock(&p->mu);
     int rc = p->be->join(p, d);
+    pthread_mutex_lock(&p->mu);
+    p->join_busy = false;
+    if (rc == 0)
+        p->joined = true;
+    pthread_cond_broadcast(&p->idle_cv);
+    pthread_mutex_unlock(&p->mu);
     if (rc < 0)
         return rc == -ETIMEDOUT && timeout_ms == 0 ? -EAGAIN : rc;
-    pthread_mutex_lock(&p->mu);
-    p->joined = true;
-    pthread_mutex_unlock(&p->mu);
     return 0;
 }
 
@@ -767,6 +825,7 @@ int weft_pool_terminate(weft_pool *p)
 {
     if (p == NULL)
         return -EINVAL;
+    enter(p);
     pthread_mutex_lock(&p->mu);
     bool first = !p->terminated;
     p->terminated = true;
@@ -777,19 +836,20 @@ int weft_pool_terminate(weft_pool *p)
         weft__pool_fail_pending(p, WEFT_ECLOSED);
         p->be->terminate(p);
     }
-    return weft_pool_join(p, -1);
+    return leave(p, join(p, -1));
 }
 
 int weft_pool_shutdown(weft_pool *p, bool wait, bool cancel_pending)
 {
     if (p == NULL)
         return -EINVAL;
+    enter(p);
     weft_pool_close(p);
     if (cancel_pending) {
         weft__pool_fail_pending(p, -ECANCELED);
         p->be->cancel_all_handed(p);
     }
-    return wait ? weft_pool_join(p, -1) : 0;
+    return leave(p, wait ? join(p, -1) : 0);
 }
 
 int weft_pool_destroy(weft_pool *p)
@@ -803,6 +863,10 @@ int weft_pool_destroy(weft_pool *p)
         weft_pool_terminate(p);
     else
         weft_pool_join(p, -1);
+    pthread_mutex_lock(&p->mu);
+    while (p->callers > 0)
+        pthread_cond_wait(&p->idle_cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
     pool_list_remove(p);
     p->be->free(p);
     pthread_cond_destroy(&p->room_cv);

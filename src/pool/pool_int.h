@@ -192,6 +192,9 @@ struct weft_pool {
     size_t queued;                  /* tasks in that list */
     size_t outstanding;             /* tasks submitted, not finished */
     bool closed, terminated, broken, drained, joined;
+    bool join_busy; /* a weft_pool_join is joining the backend */
+    int callers;    /* threads inside join/terminate/shutdown: destroy
+                       waits for them to leave */
     struct weft_pool *all_next, *all_prev; /* every live pool (atexit) */
 };
 

@@ -74,11 +74,14 @@ struct call_msg {
 
 enum { R_RESULT = 1, R_SKIP, R_DEATH };
 
+/* A report is one or more segments: this header, then bytes of records
+ * (weft__rec). */
 struct res_msg {
     uint32_t type, slot, gen;
     int32_t worker;
     uint32_t first, count;
-    int32_t last, code;
+    int32_t last;
+    uint32_t bytes;
 };
 
 struct prec { /* the parent's side of a slot; under the pool mutex */
@@ -89,9 +92,12 @@ struct prec { /* the parent's side of a slot; under the pool mutex */
 
 struct ppool;
 
+struct wpend;
+
 struct pworker {
     struct ppool *pp;
     int index;
+    struct wpend *pend; /* its reports not sent yet (shared memory) */
     weft_process *proc; /* NULL while there is none; under wmu */
 };
 
@@ -124,36 +130,136 @@ struct ppool {
 
 /* ---- the worker process ------------------------------------------------- */
 
-struct flush_ctx {
-    struct ppool *pp;
-    const struct call_msg *m;
-    int worker;
+/* A worker writes its reports into its own area of shared memory (struct
+ * wpend) and sends them to the collector in one message when they reach
+ * WEFT__POOL_FLUSH_BYTES, when it finds the call queue empty, or HOLD_NS
+ * after the oldest - whichever is first - so the collector gets many
+ * results per message. Every record is complete before the segment header
+ * counts it, so when a worker dies the collector reads its area and loses
+ * no result it finished: only the task it was running fails. (A report
+ * sent just before the death may be read twice; the collector drops the
+ * copy by slot generation and item number.) */
+#define HOLD_NS 1000000
+
+struct wpend {
+    uint32_t closed;  /* bytes of whole segments */
+    uint32_t open_at; /* 1 + the offset of the segment being filled, 0 if
+                         none; stale (below closed + 1) once closed */
+    uint32_t cap;
+    uint32_t pad;
+    unsigned char data[];
 };
 
-static int flush_report(void *arg, size_t first, size_t count, weft_buf *out)
+struct wstate {
+    struct ppool *pp;
+    int worker;
+    struct wpend *pend;
+    const struct call_msg *m; /* the task running */
+    int64_t since;            /* when the oldest report was written */
+};
+
+static struct res_msg *open_seg(struct wstate *ws)
 {
-    struct flush_ctx *c = arg;
-    struct res_msg r = {.type = R_RESULT,
-                        .slot = c->m->slot,
-                        .gen = c->m->gen,
-                        .worker = c->worker,
-                        .first = (uint32_t)first,
-                        .count = (uint32_t)count,
-                        .last = first + count == c->m->count};
-    void *where;
-    int rc = weft_queue_reserve(c->pp->resq, sizeof r + out->len, &where, -1);
-    if (rc < 0)
-        return rc;
-    memcpy(where, &r, sizeof r);
-    memcpy((char *)where + sizeof r, out->data, out->len);
-    return weft_queue_commit(c->pp->resq);
+    return (struct res_msg *)(ws->pend->data + ws->pend->closed);
 }
 
-static void report_skip(struct ppool *pp, const struct call_msg *m, int w)
+static int send_pending(struct wstate *ws)
 {
-    struct res_msg r = {.type = R_SKIP, .slot = m->slot, .gen = m->gen,
-                        .worker = w};
-    weft_queue_put(pp->resq, &r, sizeof r, -1);
+    struct wpend *pd = ws->pend;
+    if (pd->closed == 0)
+        return 0;
+    void *where;
+    int rc = weft_queue_reserve(ws->pp->resq, pd->closed, &where, -1);
+    if (rc < 0)
+        return rc;
+    memcpy(where, pd->data, pd->closed);
+    rc = weft_queue_commit(ws->pp->resq);
+    atomic_signal_fence(memory_order_seq_cst);
+    pd->closed = 0;
+    return rc;
+}
+
+static void begin_seg(struct wstate *ws, int type, uint32_t first)
+{
+    struct wpend *pd = ws->pend;
+    if (pd->closed == 0)
+        ws->since = weft_now_ns();
+    struct res_msg r = {.type = (uint32_t)type, .slot = ws->m->slot,
+                        .gen = ws->m->gen, .worker = ws->worker,
+                        .first = first};
+    memcpy(open_seg(ws), &r, sizeof r);
+    atomic_signal_fence(memory_order_seq_cst);
+    pd->open_at = pd->closed + 1;
+}
+
+static void end_seg(struct wstate *ws, bool last)
+{
+    struct wpend *pd = ws->pend;
+    struct res_msg *r = open_seg(ws);
+    r->last = last;
+    uint32_t size = (uint32_t)sizeof *r + r->bytes;
+    atomic_signal_fence(memory_order_seq_cst);
+    pd->closed += size;
+    atomic_signal_fence(memory_order_seq_cst);
+    pd->open_at = 0;
+}
+
+/* Room for a segment header and need bytes of records after it? */
+static bool seg_room(struct wstate *ws, size_t need)
+{
+    struct wpend *pd = ws->pend;
+    return pd->closed + sizeof(struct res_msg) + need <= pd->cap;
+}
+
+/* Append one item's record to the open segment. */
+static int add_item(struct wstate *ws, int status, const weft_buf *res)
+{
+    struct wpend *pd = ws->pend;
+    struct res_msg *r = open_seg(ws);
+    size_t need = weft__rec_size(res->len);
+    if (!seg_room(ws, r->bytes + need)) {
+        uint32_t next = r->first + r->count;
+        end_seg(ws, false);
+        int rc = send_pending(ws);
+        if (rc < 0)
+            return rc;
+        begin_seg(ws, R_RESULT, next);
+        r = open_seg(ws);
+    }
+    unsigned char *at = pd->data + pd->closed + sizeof *r + r->bytes;
+    struct weft__rec rec = {.status = status, .len = (uint32_t)res->len};
+    memcpy(at, &rec, sizeof rec);
+    if (res->len > 0)
+        memcpy(at + sizeof rec, res->data, res->len);
+    memset(at + sizeof rec + res->len, 0, need - sizeof rec - res->len);
+    /* The record is whole before the header counts it. */
+    atomic_signal_fence(memory_order_seq_cst);
+    r->bytes += (uint32_t)need;
+    r->count++;
+    return 0;
+}
+
+static int run_task(struct wstate *ws, struct pslot *s,
+                    const unsigned char *args, weft_buf *scratch)
+{
+    const struct call_msg *m = ws->m;
+    if (!seg_room(ws, weft__rec_size(0))) {
+        int rc = send_pending(ws);
+        if (rc < 0)
+            return rc;
+    }
+    begin_seg(ws, R_RESULT, 0);
+    for (uint32_t i = 0; i < m->count; i++) {
+        atomic_store_explicit(&s->progress, i + 1, memory_order_relaxed);
+        weft_buf_reset(scratch);
+        int status = m->fn(args + (size_t)i * m->item_size, m->item_size,
+                           scratch);
+        int rc = add_item(ws, status, scratch);
+        if (rc < 0)
+            return rc;
+    }
+    end_seg(ws, true);
+    return 0;
 }
 
 static int worker_main(void *arg)
@@ -172,17 +278,23 @@ static int worker_main(void *arg)
         atomic_store(&pp->init_failed[w], 1);
         return 3;
     }
-    weft_buf scratch, out;
+    struct wstate ws = {.pp = pp, .worker = w, .pend = pw->pend};
+    weft_buf scratch;
     weft_buf_init(&scratch, o->max_result);
-    weft_buf_init(&out, pp->res_cap - sizeof(struct res_msg));
     unsigned char *args = NULL;
     size_t args_cap = 0;
     size_t ran = 0;
     for (;;) {
         const void *msg;
-        int n = weft_queue_peek(pp->callq, &msg, -1);
+        int n = weft_queue_peek(pp->callq, &msg, 0);
+        if (n == -EAGAIN) {
+            /* Nothing queued: send what is held, then wait. */
+            if (send_pending(&ws) < 0)
+                return 5;
+            n = weft_queue_peek(pp->callq, &msg, -1);
+        }
         if (n == WEFT_ECLOSED)
-            return 0;
+            return send_pending(&ws) < 0 ? 5 : 0;
         if (n < 0)
             return 4;
         struct call_msg m;
@@ -191,9 +303,14 @@ static int worker_main(void *arg)
         uint64_t expect = ST(m.gen, 0, S_PENDING);
         if (!atomic_compare_exchange_strong(&s->state, &expect,
                                             ST(m.gen, w, S_RUNNING))) {
-            if (expect == ST(m.gen, 0, S_CANCELLED))
-                report_skip(pp, &m, w);
             weft_queue_release(pp->callq); /* stale or cancelled */
+            if (expect == ST(m.gen, 0, S_CANCELLED)) {
+                if (!seg_room(&ws, 0) && send_pending(&ws) < 0)
+                    return 5;
+                ws.m = &m;
+                begin_seg(&ws, R_SKIP, 0);
+                end_seg(&ws, true);
+            }
             continue;
         }
         size_t len = (size_t)n - sizeof m;
@@ -210,13 +327,18 @@ static int worker_main(void *arg)
                          weft_now_ns() + (int64_t)m.timeout_ms * 1000000);
         weft_queue_release(pp->callq);
 
-        struct flush_ctx c = {pp, &m, w};
-        weft_buf_reset(&out);
-        if (weft__run_chunk(m.fn, args, m.item_size, m.count, &scratch, &out,
-                            &s->progress, flush_report, &c) < 0)
+        ws.m = &m;
+        if (run_task(&ws, s, args, &scratch) < 0)
             return 5;
+        /* Done: past its deadline now is no reason to kill this worker. */
+        atomic_store(&s->deadline, 0);
+        if (ws.pend->closed >= WEFT__POOL_FLUSH_BYTES ||
+            weft_queue_empty(pp->callq) == 1 ||
+            weft_now_ns() - ws.since >= HOLD_NS)
+            if (send_pending(&ws) < 0)
+                return 5;
         if (o->max_tasks_per_worker > 0 && ++ran >= o->max_tasks_per_worker)
-            return 0;
+            return send_pending(&ws) < 0 ? 5 : 0;
     }
 }
 
@@ -231,6 +353,7 @@ static int spawn_worker(struct ppool *pp, int w)
                             .start_method = WEFT_START_FORK};
     weft_process *proc;
     atomic_store(&pp->init_failed[w], 0);
+    pp->workers[w].pend->closed = pp->workers[w].pend->open_at = 0;
     int rc = weft_process_create(&proc, worker_main, &pp->workers[w], &po);
     if (rc < 0)
         return rc;
@@ -426,19 +549,26 @@ static void on_result(weft_pool *p, const struct res_msg *m,
         pthread_mutex_unlock(&p->mu);
         return; /* stale */
     }
-    struct weft__task *t = pp->recs[m->slot].task;
+    struct prec *rec = &pp->recs[m->slot];
+    struct weft__task *t = rec->task;
     if (m->type == R_SKIP) {
         slot_take(pp, (int)m->slot);
         pthread_mutex_unlock(&p->mu);
         task_done(p, t);
         return;
     }
-    if (m->last)
+    /* Segments of a slot come in item order; one that does not start
+     * where the last ended is a copy read again after a death. */
+    if (m->first != rec->delivered || m->count > t->count - m->first ||
+        (t->fut != NULL && m->count != 1)) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    rec->delivered += m->count;
+    if (m->last) {
         slot_take(pp, (int)m->slot);
-    else
-        pp->recs[m->slot].delivered += m->count;
-    if (m->last)
         feed(p);
+    }
     pthread_mutex_unlock(&p->mu);
 
     if (t->fut != NULL) {
@@ -468,6 +598,27 @@ static void on_death(weft_pool *p, int w)
         weft_process_destroy(proc);
     }
     bool init_failed = atomic_load(&pp->init_failed[w]) != 0;
+
+    /* What it finished and had not sent: its whole segments, then the one
+     * it was filling (its header counts only whole records). */
+    struct wpend *pd = pp->workers[w].pend;
+    uint32_t end = pd->closed;
+    if (pd->open_at == end + 1 && end + sizeof(struct res_msg) <= pd->cap)
+        end += (uint32_t)sizeof(struct res_msg) +
+               ((struct res_msg *)(pd->data + pd->closed))->bytes;
+    for (uint32_t off = 0; end <= pd->cap && off + sizeof(struct res_msg) <= end;) {
+        struct res_msg m;
+        memcpy(&m, pd->data + off, sizeof m);
+        off += (uint32_t)sizeof m;
+        if (m.bytes > end - off)
+            break;
+        if (m.type == R_RESULT && m.count > 0)
+            on_result(p, &m, pd->data + off);
+        else if (m.type == R_SKIP)
+            on_result(p, &m, NULL);
+        off += m.bytes;
+    }
+    pd->closed = pd->open_at = 0;
 
     /* The tasks this worker had claimed. */
     struct taken {
@@ -599,14 +750,18 @@ static void *collector_main(void *arg)
             respawn_missing(p);
             continue;
         }
-        if (n < (int)sizeof(struct res_msg))
-            continue;
-        struct res_msg m;
-        memcpy(&m, pp->resbuf, sizeof m);
-        if (m.type == R_DEATH)
-            on_death(p, m.worker);
-        else
-            on_result(p, &m, pp->resbuf + sizeof m);
+        for (size_t off = 0; n > 0 && off + sizeof(struct res_msg) <= (size_t)n;) {
+            struct res_msg m;
+            memcpy(&m, pp->resbuf + off, sizeof m);
+            off += sizeof m;
+            if (m.bytes > (size_t)n - off)
+                break; /* cannot happen: workers write whole segments */
+            if (m.type == R_DEATH)
+                on_death(p, m.worker);
+            else
+                on_result(p, &m, pp->resbuf + off);
+            off += m.bytes;
+        }
     }
 
     /* Every worker is gone: fail what they still held. */
@@ -735,7 +890,8 @@ static int pp_start(weft_pool *p)
     size_t slot_bytes = (size_t)pp->nslots * sizeof(struct pslot);
     /* Rings are rounded up to powers of two: room for twice the bytes. */
     size_t arena = 2 * (call_bytes + res_bytes) + slot_bytes +
-                   (size_t)nw * sizeof(int) + (256u << 10);
+                   (size_t)nw * (sizeof(int) + pp->res_cap + 256) +
+                   (256u << 10);
     pp->recs = calloc((size_t)pp->nslots, sizeof *pp->recs);
     pp->free_slots = calloc((size_t)pp->nslots, sizeof *pp->free_slots);
     for (int i = 0; pp->free_slots != NULL && i < pp->nslots; i++)
@@ -763,6 +919,13 @@ static int pp_start(weft_pool *p)
         0)
         goto fail;
     pp->init_failed = mem;
+    for (int w = 0; w < nw; w++) {
+        if ((rc = weft_arena_alloc(pp->arena, sizeof(struct wpend) + pp->res_cap,
+                                   &mem)) < 0)
+            goto fail;
+        pp->workers[w].pend = mem;
+        pp->workers[w].pend->cap = (uint32_t)pp->res_cap;
+    }
     pp->epfd = epoll_create1(EPOLL_CLOEXEC);
     pp->evfd = eventfd(0, EFD_CLOEXEC);
     pp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -779,7 +942,8 @@ static int pp_start(weft_pool *p)
     }
     p->impl = pp;
     for (int w = 0; w < nw; w++) {
-        pp->workers[w] = (struct pworker){.pp = pp, .index = w};
+        pp->workers[w].pp = pp;
+        pp->workers[w].index = w;
         rc = spawn_worker(pp, w);
         if (rc < 0)
             goto fail_workers;
