@@ -50,9 +50,10 @@
  *   Each task in flight has a state word in shared memory that a worker
  *   claims with one atomic exchange before running it, so a task is never
  *   run twice, and a worker's death is pinned on exactly the task it had
- *   claimed. In a map chunk, the items the dead worker had finished but not
- *   yet reported fail with it (they are few: results are reported every
- *   4 KiB); the items it had not started are run by another worker.
+ *   claimed. Results a worker finished are written to shared memory at
+ *   once, so they survive its death too: in a map chunk, the items it had
+ *   finished stand, the item it was running fails, and the items it had
+ *   not started run on another worker.
  *
  * Callbacks
  *   Done callbacks run exactly once, in the submitting process:

@@ -503,23 +503,20 @@ void weft__job_fail(struct weft__job *j, size_t first, size_t count,
 
 int weft__run_chunk(weft_task_fn fn, const unsigned char *args,
                     size_t arg_size, size_t count, weft_buf *scratch,
-                    weft_buf *out, _Atomic uint32_t *progress,
+                    weft_buf *out,
                     int (*flush)(void *ctx, size_t first, size_t count,
                                  weft_buf *out),
                     void *ctx)
 {
     size_t first = 0;
     for (size_t i = 0; i < count; i++) {
-        if (progress != NULL)
-            atomic_store_explicit(progress, (uint32_t)(i + 1),
-                                  memory_order_relaxed);
         weft_buf_reset(scratch);
         int status = fn(args + i * arg_size, arg_size, scratch);
         struct weft__rec r = {.status = status, .len = (uint32_t)scratch->len};
         size_t need = weft__rec_size(scratch->len);
         if (weft_buf_reserve(out, need) < 0) {
-            /* Over the report's cap (process pools): report what is there
-             * first, then this item alone. */
+            /* No memory for more: report what is there first, then this
+             * item alone. */
             if (i > first) {
                 int rc = flush(ctx, first, i - first, out);
                 if (rc < 0)

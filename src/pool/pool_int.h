@@ -24,8 +24,7 @@
 
 #define WEFT__POOL_DEFAULT_MAX_ARG (64u * 1024)
 #define WEFT__POOL_DEFAULT_MAX_RESULT (64u * 1024)
-/* Results of a chunk are reported in messages of about this size, so a
- * worker's death loses little. */
+/* Results are reported in messages of about this size. */
 #define WEFT__POOL_FLUSH_BYTES 4096u
 
 /* ---- futures (future.c) -------------------------------------------------- */
@@ -146,15 +145,15 @@ void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
 void weft__job_fail(struct weft__job *j, size_t first, size_t count,
                     int error, int status);
 
-/* Run a chunk's items in this thread/process, writing records to out and
+/* Run a chunk's items in this thread, writing records to out and
  * calling flush(ctx, first_index_in_chunk, count, out) whenever out holds
  * WEFT__POOL_FLUSH_BYTES or more and at the end. scratch is the result
- * buffer the task appends to (its max caps a result). progress, if not
- * NULL, is set to the number of items started before each runs. Returns
- * 0 or -ENOMEM / the first flush error. */
+ * buffer the task appends to. Returns 0 or -ENOMEM / the first flush
+ * error. (Process workers write their records straight into shared
+ * memory instead: process_pool.c.) */
 int weft__run_chunk(weft_task_fn fn, const unsigned char *args,
                     size_t arg_size, size_t count, weft_buf *scratch,
-                    weft_buf *out, _Atomic uint32_t *progress,
+                    weft_buf *out,
                     int (*flush)(void *ctx, size_t first, size_t count,
                                  weft_buf *out),
                     void *ctx);

@@ -74,7 +74,7 @@ static void run_task(struct weft__task *t, weft_buf *scratch, weft_buf *out)
         return;
     weft_buf_reset(out);
     int rc = weft__run_chunk(t->fn, j->args + t->first * j->arg_size,
-                             j->arg_size, t->count, scratch, out, NULL,
+                             j->arg_size, t->count, scratch, out,
                              flush_to_job, t);
     if (rc < 0) /* out of memory for the records: the rest fail */
         weft__job_fail(j, t->first, t->count, rc, 0);
