@@ -124,9 +124,14 @@ typedef int (*weft_task_fn)(const void *arg, size_t len, weft_buf *result);
  * cannot work, and the pool is broken (WEFT_EBROKEN). */
 typedef int (*weft_pool_init_fn)(void *arg);
 
+/* opts.workers for Python's default count (CPU count for processes, x 5
+ * for threads); what opts NULL gives. */
+#define WEFT_POOL_DEFAULT_WORKERS (-1)
+
 typedef struct weft_pool_opts {
     int kind;                    /* enum weft_pool_kind */
-    int workers;                 /* 0: the default (see above) */
+    int workers;                 /* > 0, or WEFT_POOL_DEFAULT_WORKERS; 0 is
+                                    refused (-EINVAL), as Python's Pool(0) */
     weft_pool_init_fn initializer; /* NULL: none */
     void *init_arg;              /* process pools: read in the forked copy */
     size_t max_tasks_per_worker; /* then the worker is replaced; 0: never */
@@ -140,8 +145,8 @@ typedef struct weft_pool_opts {
 } weft_pool_opts;
 
 /* opts may be NULL: a process pool with the defaults. Errors: -EINVAL
- * (workers < 0, unknown kind, a task timeout on a thread pool), -ENOMEM,
- * -EAGAIN (no process or thread could be started). */
+ * (zero or negative workers, unknown kind, a task timeout on a thread
+ * pool), -ENOMEM, -EAGAIN (no process or thread could be started). */
 WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_opts *opts);
 
 /* Number of workers; the kind. */

@@ -96,18 +96,18 @@ int weft_pool_create(weft_pool **out, const weft_pool_opts *opts)
 {
     if (out == NULL)
         return -EINVAL;
-    weft_pool_opts o = {0};
+    weft_pool_opts o = {.workers = WEFT_POOL_DEFAULT_WORKERS};
     if (opts != NULL)
         o = *opts;
     if ((o.kind != WEFT_POOL_PROCESS && o.kind != WEFT_POOL_THREAD) ||
-        o.workers < 0)
+        (o.workers <= 0 && o.workers != WEFT_POOL_DEFAULT_WORKERS))
         return -EINVAL;
     if (o.kind == WEFT_POOL_THREAD && o.task_timeout_ms > 0)
         return -EINVAL;
     int cpus = weft_cpu_count();
     if (cpus < 1)
         cpus = 1;
-    if (o.workers == 0)
+    if (o.workers == WEFT_POOL_DEFAULT_WORKERS)
         o.workers = o.kind == WEFT_POOL_PROCESS ? cpus : cpus * 5;
     if (o.kind == WEFT_POOL_PROCESS) {
         if (o.max_arg == 0)

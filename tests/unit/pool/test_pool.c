@@ -644,7 +644,8 @@ static void test_deadline(void **state)
                                             100, &f),
                      -EINVAL);
     weft_pool_destroy(p);
-    o = (weft_pool_opts){.kind = WEFT_POOL_THREAD, .task_timeout_ms = 10};
+    o = (weft_pool_opts){.kind = WEFT_POOL_THREAD, .workers = 1,
+                         .task_timeout_ms = 10};
     assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
 }
 
@@ -973,7 +974,11 @@ static void test_bad_input(void **state)
 {
     (void)state;
     weft_pool *p;
-    weft_pool_opts o = {.workers = -1};
+    weft_pool_opts o = {.workers = -2};
+    assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
+    o = (weft_pool_opts){.workers = 0}; /* zero workers, as Pool(0) */
+    assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
+    o = (weft_pool_opts){.kind = WEFT_POOL_THREAD};
     assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
     o = (weft_pool_opts){.kind = 7};
     assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
@@ -1029,7 +1034,8 @@ static void test_defaults(void **state)
     assert_int_equal(weft_pool_kind(p), WEFT_POOL_PROCESS);
     assert_int_equal(weft_pool_workers(p), weft_cpu_count());
     weft_pool_destroy(p);
-    weft_pool_opts o = {.kind = WEFT_POOL_THREAD};
+    weft_pool_opts o = {.kind = WEFT_POOL_THREAD,
+                        .workers = WEFT_POOL_DEFAULT_WORKERS};
     assert_int_equal(weft_pool_create(&p, &o), 0);
     assert_int_equal(weft_pool_workers(p), weft_cpu_count() * 5);
     weft_pool_destroy(p);
