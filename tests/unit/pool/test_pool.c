@@ -21,6 +21,7 @@
 
 #include <weft/weft.h>
 
+#include "core/sanitizer_int.h"
 #include "unit/proc_helpers.h"
 
 static const int kinds[] = {WEFT_POOL_PROCESS, WEFT_POOL_THREAD};
@@ -932,10 +933,14 @@ static int sigint_child(int fd, bool catch)
     return rc == WEFT_ECLOSED ? 0 : 13;
 }
 
+/* ThreadSanitizer runs a signal handler only when the interrupted thread
+ * next enters its runtime; a thread asleep in a raw futex system call (a
+ * future's wait) does not, so under TSan the handler would wait for the
+ * 30 s task. The caught variant is checked in the other builds. */
 static void test_sigint(void **state)
 {
     (void)state;
-    for (int catch = 0; catch < 2; catch++) {
+    for (int catch = 0; catch < 2 - WEFT__TSAN; catch++) {
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         pid_t pid = fork();
