@@ -20,5 +20,6 @@
 #include <weft/queue.h>
 #include <weft/pipe.h>
 #include <weft/pool.h>
+#include <weft/co.h>
 
 #endif
