@@ -221,7 +221,8 @@ int weft_co_wait_fd(int fd, int events, int timeout_ms)
     return self->io_events;
 }
 
-/* ---- the calls ----------------------------------------------------------------- */
+/* ---- the calls
+ * ----------------------------------------------------------------- */
 
 /* Make fd non-blocking (once: a set flag costs one fcntl to read). */
 static int nonblock(int fd)
@@ -301,7 +302,8 @@ int weft_co_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
             return -errno;
         if (weft_deadline_expired(d))
             return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
-        int w = weft_co_wait_fd(fd, WEFT_CO_READ, weft_deadline_remaining_ms(d));
+        int w =
+            weft_co_wait_fd(fd, WEFT_CO_READ, weft_deadline_remaining_ms(d));
         if (w < 0)
             return w;
     }
@@ -333,6 +335,6 @@ ssize_t weft_co_sendfile(int out_fd, int in_fd, off_t *offset, size_t count,
     int rc = nonblock(out_fd);
     if (rc < 0)
         return rc;
-    YIELDING_CALL(sendfile(out_fd, in_fd, offset, count), out_fd,
-                  WEFT_CO_WRITE, timeout_ms);
+    YIELDING_CALL(sendfile(out_fd, in_fd, offset, count), out_fd, WEFT_CO_WRITE,
+                  timeout_ms);
 }

@@ -35,7 +35,8 @@ weft_co *weft__co_current(void)
     return tls_sched != NULL ? tls_sched->current : NULL;
 }
 
-/* ---- the timer heap (a binary min-heap on deadline) ------------------------ */
+/* ---- the timer heap (a binary min-heap on deadline) ------------------------
+ */
 
 static void heap_swap(struct weft__sched *s, size_t a, size_t b)
 {
@@ -100,7 +101,8 @@ static void heap_remove(struct weft__sched *s, weft_co *c)
     heap_up(s, i);
 }
 
-/* ---- the run queue ------------------------------------------------------------ */
+/* ---- the run queue
+ * ------------------------------------------------------------ */
 
 /* Queue c to run (a coroutine suspended in weft_co_switch keeps that
  * state: it resumes with the value 0). */
@@ -152,7 +154,8 @@ static void rq_remove(struct weft__sched *s, weft_co *c)
     c->in_rq = false;
 }
 
-/* ---- switching ------------------------------------------------------------------ */
+/* ---- switching
+ * ------------------------------------------------------------------ */
 
 /* Switch from the running context (a coroutine, or the loop when from is
  * NULL) to `to` (NULL: the loop). */
@@ -195,7 +198,8 @@ static void co_entry(void *arg)
     abort();
 }
 
-/* ---- park and wake ------------------------------------------------------------- */
+/* ---- park and wake
+ * ------------------------------------------------------------- */
 
 int weft__co_park(weft_deadline deadline)
 {
@@ -246,7 +250,8 @@ bool weft__co_is_cancelled(weft_co *c)
     return c != NULL && c->cancelled;
 }
 
-/* ---- coroutines ----------------------------------------------------------------- */
+/* ---- coroutines
+ * ----------------------------------------------------------------- */
 
 static void co_unref(weft_co *c)
 {
@@ -273,11 +278,11 @@ static void co_finish(struct weft__sched *s, weft_co *c)
     s->dead = c;
 }
 
-static int spawn(struct weft__sched *s, weft_co **out, weft_co_fn fn,
-                 void *arg, const weft_co_opts *opts)
+static int spawn(struct weft__sched *s, weft_co **out, weft_co_fn fn, void *arg,
+                 const weft_co_opts *opts)
 {
-    size_t size = opts != NULL && opts->stack_size ? opts->stack_size
-                                                   : s->stack_size;
+    size_t size =
+        opts != NULL && opts->stack_size ? opts->stack_size : s->stack_size;
     if (fn == NULL || size < WEFT_CO_STACK_MIN)
         return -EINVAL;
     weft_co *c = calloc(1, sizeof *c);
@@ -467,7 +472,8 @@ int weft_co_switch(weft_co *to, intptr_t value, intptr_t *received)
     return self->park_result;
 }
 
-/* ---- the loop ------------------------------------------------------------------- */
+/* ---- the loop
+ * ------------------------------------------------------------------- */
 
 /* Everything left is blocked with nothing that could wake it: cancel
  * them all so they clean up (gevent's LoopExit, made graceful). */
@@ -512,8 +518,7 @@ static void run_loop(struct weft__sched *s)
     }
 }
 
-int weft_co_run(weft_co_fn fn, void *arg, const weft_co_opts *opts,
-                int *result)
+int weft_co_run(weft_co_fn fn, void *arg, const weft_co_opts *opts, int *result)
 {
     if (fn == NULL)
         return -EINVAL;

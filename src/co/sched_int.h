@@ -114,6 +114,8 @@ int weft__stack_get(struct weft__sched *s, size_t size,
                     struct weft__stack **out);
 void weft__stack_put(struct weft__sched *s, struct weft__stack *st);
 void weft__stacks_free(struct weft__sched *s);
+/* Tests: use the fallback for kernels without MADV_GUARD_INSTALL. */
+void weft__stack_force_mprotect(void);
 
 /* io.c: the epoll set. poll waits up to wait_ns (< 0: no limit) and wakes
  * the coroutines whose descriptors are ready. */

@@ -40,6 +40,11 @@ enum { GUARD_MADVISE = 0, GUARD_MPROTECT = 1 };
 /* What this kernel supports; learnt on the first failure. */
 static _Atomic int guard_mode = GUARD_MADVISE;
 
+void weft__stack_force_mprotect(void)
+{
+    atomic_store(&guard_mode, GUARD_MPROTECT);
+}
+
 static size_t page_size(void)
 {
     static size_t ps;
@@ -69,9 +74,9 @@ static int slab_new(struct weft__sched *s, size_t size, size_t count)
         return -ENOMEM;
     sl->stacks = calloc(count, sizeof *sl->stacks);
     sl->len = step * count;
-    sl->base = mmap(NULL, sl->len, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                    -1, 0);
+    sl->base =
+        mmap(NULL, sl->len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (sl->stacks == NULL || sl->base == MAP_FAILED) {
         if (sl->base != MAP_FAILED && sl->base != NULL)
             munmap(sl->base, sl->len);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -117,7 +118,8 @@ static void test_sleep(void **state)
     assert_true(weft_now_ms() - t >= 20);
 }
 
-/* ---- join and cancel ------------------------------------------------------ */
+/* ---- join and cancel ------------------------------------------------------
+ */
 
 static int returns(void *arg)
 {
@@ -207,7 +209,8 @@ static void test_join_cancel(void **state)
     assert_int_equal(run(join_main, NULL), 3);
 }
 
-/* ---- switch ------------------------------------------------------------------ */
+/* ---- switch
+ * ------------------------------------------------------------------ */
 
 static weft_co *eat_co, *play_co;
 static char steps[64];
@@ -267,7 +270,8 @@ static void test_switch(void **state)
     assert_int_equal(weft_co_switch(NULL, 0, NULL), -EPERM);
 }
 
-/* ---- deadlock ----------------------------------------------------------------- */
+/* ---- deadlock
+ * ----------------------------------------------------------------- */
 
 static int deadlock_main(void *arg)
 {
@@ -275,8 +279,7 @@ static int deadlock_main(void *arg)
     /* This coroutine and a child join each other: nothing can wake
      * either. The scheduler cancels both. */
     weft_co *c;
-    assert_int_equal(weft_co_spawn(&c, waits_forever, weft_co_self(), NULL),
-                     0);
+    assert_int_equal(weft_co_spawn(&c, waits_forever, weft_co_self(), NULL), 0);
     int rc = weft_co_join(c, -1, NULL);
     weft_co_release(c);
     return rc;
@@ -286,14 +289,14 @@ static void test_deadlock(void **state)
 {
     (void)state;
     int result = 0;
-    assert_int_equal(weft_co_run(deadlock_main, NULL, NULL, &result),
-                     -EDEADLK);
+    assert_int_equal(weft_co_run(deadlock_main, NULL, NULL, &result), -EDEADLK);
     /* Either its join was cancelled, or the child, cancelled first,
      * finished - and then the join succeeded. */
     assert_true(result == -ECANCELED || result == 0);
 }
 
-/* ---- I/O ------------------------------------------------------------------------ */
+/* ---- I/O
+ * ------------------------------------------------------------------------ */
 
 static int tcp_listener(struct sockaddr_in *addr)
 {
@@ -361,7 +364,8 @@ static int echo_client(void *arg)
             break;
         size_t got = 0;
         while (got < (size_t)len) {
-            ssize_t n = weft_co_recv(fd, back + got, (size_t)len - got, 0, 5000);
+            ssize_t n =
+                weft_co_recv(fd, back + got, (size_t)len - got, 0, 5000);
             if (n <= 0)
                 break;
             got += (size_t)n;
@@ -417,8 +421,7 @@ static int stall_main(void *arg)
 {
     (void)arg;
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     static char buf[65536]; /* not on a 64 KiB stack */
     int64_t t0 = weft_now_ms();
     assert_int_equal(weft_co_read(sv[0], buf, 1, 100), -ETIMEDOUT);
@@ -441,8 +444,7 @@ static int stall_main(void *arg)
     close(sv[1]);
     /* End of file (a fresh pair: closing a socket with unread data is a
      * reset, not an end of file). */
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     close(sv[1]);
     assert_int_equal(weft_co_read(sv[0], buf, 1, 1000), 0);
     close(sv[0]);
@@ -460,8 +462,7 @@ static void test_io_stall(void **state)
     /* Outside a scheduler the calls block the thread, with the same
      * timeouts. */
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     char c;
     int64_t t0 = weft_now_ms();
     assert_int_equal(weft_co_recv(sv[0], &c, 1, 0, 50), -ETIMEDOUT);
@@ -481,9 +482,9 @@ static int connect_main(void *arg)
     int lfd = tcp_listener(&addr);
     close(lfd); /* nobody listens there now */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(weft_co_connect(fd, (struct sockaddr *)&addr,
-                                     sizeof addr, 1000),
-                     -ECONNREFUSED);
+    assert_int_equal(
+        weft_co_connect(fd, (struct sockaddr *)&addr, sizeof addr, 1000),
+        -ECONNREFUSED);
     close(fd);
 
     char path[] = "/tmp/weft-co-sendfile-XXXXXX";
@@ -495,8 +496,7 @@ static int connect_main(void *arg)
         data[i] = (char)(i * 13);
     assert_int_equal(write(file, data, sizeof data), sizeof data);
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     static char got[sizeof data];
     size_t rcvd = 0;
     off_t off = 0;
@@ -525,7 +525,8 @@ static void test_connect_sendfile(void **state)
     run(connect_main, NULL);
 }
 
-/* ---- many coroutines, bounded memory -------------------------------------------- */
+/* ---- many coroutines, bounded memory
+ * -------------------------------------------- */
 
 static long rss_kib(void)
 {
@@ -582,7 +583,8 @@ static void test_many(void **state)
     assert_true(rss_kib() < rss_peak + 200000);
 }
 
-/* ---- stack overflow --------------------------------------------------------------- */
+/* ---- stack overflow
+ * --------------------------------------------------------------- */
 
 static int recurse(int n)
 {
@@ -610,24 +612,77 @@ static int overflow_main(void *arg)
 static void test_stack_overflow(void **state)
 {
     (void)state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* Under AddressSanitizer the overflow is reported by it (exit
-         * status), elsewhere the guard page raises SIGSEGV. */
-        signal(SIGSEGV, SIG_DFL);
-        int rc = weft_co_run(overflow_main, NULL, NULL, NULL);
-        _exit(rc == 0 ? 0 : 2);
+    for (int mode = 0; mode < 2; mode++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* Mode 1: guard pages as on kernels before 6.13 (mprotect). */
+            if (mode == 1)
+                weft__stack_force_mprotect();
+            /* Under AddressSanitizer the overflow is reported by it (exit
+             * status), elsewhere the guard page raises SIGSEGV. */
+            signal(SIGSEGV, SIG_DFL);
+            int rc = weft_co_run(overflow_main, NULL, NULL, NULL);
+            _exit(rc == 0 ? 0 : 2);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        /* It must not have finished normally: the guard stopped it. */
+        assert_false(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        if (WIFSIGNALED(st))
+            assert_int_equal(WTERMSIG(st), SIGSEGV);
     }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    /* It must not have finished normally: the guard stopped it. */
-    assert_false(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    if (WIFSIGNALED(st))
-        assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
-/* ---- bad input ---------------------------------------------------------------------- */
+/* ---- a handle of another thread's scheduler
+ * ----------------------------------- */
+
+static weft_co *foreign;
+
+static int idle(void *arg)
+{
+    (void)arg;
+    return weft_co_sleep(300);
+}
+
+static int foreign_main(void *arg)
+{
+    (void)arg;
+    assert_int_equal(weft_co_spawn(&foreign, idle, NULL, NULL), 0);
+    return weft_co_join(foreign, -1, NULL);
+}
+
+static void *foreign_thread(void *arg)
+{
+    (void)arg;
+    weft_co_run(foreign_main, NULL, NULL, NULL);
+    return NULL;
+}
+
+static int other_main(void *arg)
+{
+    (void)arg;
+    while (foreign == NULL)
+        weft_co_sleep(1);
+    assert_int_equal(weft_co_join(foreign, 0, NULL), -EINVAL);
+    assert_int_equal(weft_co_cancel(foreign), -EINVAL);
+    assert_int_equal(weft_co_switch(foreign, 0, NULL), -EINVAL);
+    return 0;
+}
+
+static void test_foreign_handle(void **state)
+{
+    (void)state;
+    pthread_t t;
+    foreign = NULL;
+    assert_int_equal(pthread_create(&t, NULL, foreign_thread, NULL), 0);
+    run(other_main, NULL);
+    pthread_join(t, NULL);
+    weft_co_release(foreign);
+}
+
+/* ---- bad input
+ * ---------------------------------------------------------------------- */
 
 static int bad_main(void *arg)
 {
@@ -671,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_connect_sendfile),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_stack_overflow),
+        cmocka_unit_test(test_foreign_handle),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
