@@ -12,7 +12,8 @@
  *   Switching is cooperative: a coroutine runs until it blocks, yields or
  *   finishes. A switch saves only the callee-saved registers and the
  *   floating-point control state (hand-written for x86-64 and aarch64;
- *   ucontext elsewhere), so it costs a few nanoseconds and no system call.
+ *   ucontext elsewhere), so it costs tens of nanoseconds and no system
+ *   call.
  *
  *   Each coroutine has its own stack, mmap'ed with a guard page below it:
  *   an overflow is a clean SIGSEGV, never silent corruption. Stacks are
