@@ -6,9 +6,10 @@ set -eu
 
 # Build: compiler, CMake, pkg-config; JSON: jansson; HTTP client of the
 # crawler example: libcurl. Tests: cmocka. check: clang's sanitizer
-# runtimes. bench: python3 for the Python contenders.
+# runtimes. bench: python3 for the Python contenders, python3-gevent
+# (gevent and greenlet) for bench_co's.
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
-libcurl4-openssl-dev procps python3"
+libcurl4-openssl-dev procps python3 python3-gevent"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
@@ -21,10 +22,15 @@ for p in $PKGS; do
     fi
 done
 # python3 may come from elsewhere (pyenv); it only has to be on PATH.
-case "$missing" in *python3*)
-    command -v python3 >/dev/null 2>&1 &&
-        missing=$(echo "$missing" | sed 's/ python3//') ;;
-esac
+# (Word by word: python3-gevent is another package, and stays. bench_co
+# finds Debian's /usr/bin/python3, which has it, if PATH's python3 has not.)
+if command -v python3 >/dev/null 2>&1; then
+    rest=""
+    for p in $missing; do
+        [ "$p" = python3 ] || rest="$rest $p"
+    done
+    missing=$rest
+fi
 [ -z "$missing" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -99,4 +99,59 @@ done
 grep -qE "^/missing +404 +Not found" <<<"$out" || fail "crawler: no 404: $out"
 grep -qE "^crawled 6 of 6 pages in [0-9]+ ms: 5 ok, 1 not ok, [0-9]+ words$" \
     <<<"$out" || fail "crawler: $out"
+# Coroutines: one thread, many coroutines.
+out=$(timeout 10 "$EX/generators") || fail "generators: exit $?"
+want=$(for n in 1 2 3 4 5; do
+    echo "[PRODUCER] Producing $n..."
+    echo "[CONSUMER] Consuming $n..."
+    echo "[PRODUCER] Consumer return: 200 OK"
+done; echo "[CONSUMER] closed after 5 items")
+[ "$out" = "$want" ] || fail "generators: not strictly in turn: $out"
+
+out=$(timeout 10 "$EX/greenlet_switch") || fail "greenlet_switch: exit $?"
+order=$(grep -oE 'egon (eat|play) [12]$' <<<"$out" | tr '\n' '|')
+[ "$order" = "egon eat 1|egon play 1|egon eat 2|egon play 2|" ] ||
+    fail "greenlet_switch: wrong order: $out"
+grep -q "eat resumed by the scheduler with 0, returns" <<<"$out" &&
+    grep -q "main: both finished" <<<"$out" || fail "greenlet_switch: $out"
+
+out=$(timeout 10 "$EX/gevent_sleep") || fail "gevent_sleep: exit $?"
+# 300 ms and 100 ms asleep at once: ~300 ms; blocking sleeps add up: ~400.
+ms=$(sed -n 's/^gevent\.sleep: both finished in \([0-9]*\) ms$/\1/p' <<<"$out")
+[ -n "$ms" ] && [ "$ms" -ge 250 ] && [ "$ms" -le 600 ] ||
+    fail "gevent_sleep: sleeps did not overlap: $out"
+bms=$(sed -n 's/^blocking sleep: both finished in \([0-9]*\) ms$/\1/p' <<<"$out")
+[ -n "$bms" ] && [ "$bms" -ge 380 ] || fail "gevent_sleep: blocking: $out"
+first=$(sed -n '1,4p' <<<"$out" | tr '\n' '|')
+[ "$first" = "egon eat 1|egon play 1|egon play 2|egon eat 2|" ] ||
+    fail "gevent_sleep: play should finish first: $out"
+
+out=$(timeout 60 "$EX/co_echo_server" --selftest 2000) ||
+    fail "co_echo_server --selftest: exit $?: $out"
+n=2000
+cap=$(sed -n 's/^open-files limit [0-9]*: capping the self-test at \([0-9]*\) clients$/\1/p' <<<"$out")
+[ -z "$cap" ] || n=$cap
+grep -qE "^$n clients served by one thread in [0-9]+ ms$" <<<"$out" ||
+    fail "co_echo_server --selftest: $out"
+# Serve mode: echo upper-cased, then SIGTERM stops it, with a client
+# still connected (its coroutine is cancelled and closes the socket).
+timeout 30 "$EX/co_echo_server" >"$tmp/echo" 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+    grep -q '^serving' "$tmp/echo" && break
+    sleep 0.1
+done
+port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/echo")
+[ -n "$port" ] || fail "co_echo_server: no port: $(cat "$tmp/echo")"
+exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "co_echo_server: cannot connect"
+printf 'hello, weft\n' >&3
+reply=""
+read -r -t 5 reply <&3 || true
+[ "$reply" = "HELLO, WEFT" ] || fail "co_echo_server: replied '$reply'"
+kill -TERM "$pid"
+wait "$pid" || fail "co_echo_server: exit $? after SIGTERM"
+exec 3>&-
+grep -q "^got SIGTERM: stopping$" "$tmp/echo" &&
+    grep -q "^served 1 connection$" "$tmp/echo" ||
+    fail "co_echo_server: $(cat "$tmp/echo")"
 echo "examples: all lessons hold"
