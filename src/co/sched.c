@@ -22,7 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static _Thread_local struct weft__sched *tls_sched;
+/* initial-exec: one load from the thread pointer instead of a call to
+ * __tls_get_addr on every switch (~10% of one). It takes 8 bytes of the
+ * static TLS space glibc keeps for libraries, also when dlopen'ed. */
+static _Thread_local struct weft__sched *tls_sched
+    __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_id = 1;
 
 struct weft__sched *weft__sched_current(void)
@@ -253,10 +257,21 @@ bool weft__co_is_cancelled(weft_co *c)
 /* ---- coroutines
  * ----------------------------------------------------------------- */
 
+/* Handles freed while their scheduler runs on this thread go to its free
+ * list: spawn reuses them without calloc (a fifth of spawn+join's cost). */
+#define FREE_COS_MAX 1024
+
 static void co_unref(weft_co *c)
 {
     if (--c->refs > 0)
         return;
+    struct weft__sched *s = tls_sched;
+    if (s != NULL && c->sched == s && s->nfree_cos < FREE_COS_MAX) {
+        c->rq_next = s->free_cos;
+        s->free_cos = c;
+        s->nfree_cos++;
+        return;
+    }
     free(c);
 }
 
@@ -285,9 +300,14 @@ static int spawn(struct weft__sched *s, weft_co **out, weft_co_fn fn, void *arg,
         opts != NULL && opts->stack_size ? opts->stack_size : s->stack_size;
     if (fn == NULL || size < WEFT_CO_STACK_MIN)
         return -EINVAL;
-    weft_co *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    weft_co *c = s->free_cos;
+    if (c != NULL) {
+        s->free_cos = c->rq_next;
+        s->nfree_cos--;
+        memset(c, 0, sizeof *c);
+    } else if ((c = calloc(1, sizeof *c)) == NULL) {
         return -ENOMEM;
+    }
     int rc = weft__stack_get(s, size, &c->stack);
     if (rc < 0) {
         free(c);
@@ -561,6 +581,11 @@ int weft_co_run(weft_co_fn fn, void *arg, const weft_co_opts *opts, int *result)
     tls_sched = NULL;
     weft__io_fini(s);
     weft__stacks_free(s);
+    while (s->free_cos != NULL) {
+        weft_co *c = s->free_cos;
+        s->free_cos = c->rq_next;
+        free(c);
+    }
     free(s->heap);
     free(s);
     return rc;

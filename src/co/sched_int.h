@@ -99,6 +99,8 @@ struct weft__sched {
     size_t fd_waiters;
     /* stack.c */
     struct weft__stack *free_stacks;
+    weft_co *free_cos; /* handles to reuse (sched.c) */
+    size_t nfree_cos;
     struct weft__slab *slabs;
 #if WEFT__CO_ASAN
     const void *main_lo;
