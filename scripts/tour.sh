@@ -17,7 +17,7 @@ show() {
     "$EX/$name" $arg
 }
 
-echo "weft tour: processes, threads, signals, locks and pools (sources in examples/)"
+echo "weft tour: processes, threads, signals, locks, pools and coroutines (sources in examples/)"
 show process_basics "two ways to define a process; start all, then join"
 show isolation "a child's memory is its own"
 show zombie_orphan "a zombie and an orphan, read from /proc"
@@ -28,4 +28,5 @@ show ticket_booking --no-lock "ticket booking without a lock: oversold"
 show ticket_booking --lock "ticket booking with a shared lock: exact"
 show traffic_light "an Event as a traffic light between processes"
 show pool_basics "a pool of 4 processes runs 23 tasks; callbacks; apply"
+show gevent_sleep "two coroutines sleep 300 and 100 ms: together, 300 ms"
 printf '\nRead examples/README.md for the whole list; `make test` runs the tests.\n'
