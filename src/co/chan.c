@@ -107,28 +107,13 @@ struct weft_chan {
 
 static void list_push(struct chan_list *l, struct chan_waiter *w)
 {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    WEFT__LIST_PUSH(l, w);
     w->linked = true;
 }
 
 static void list_remove(struct chan_list *l, struct chan_waiter *w)
 {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->prev = NULL;
-    w->next = NULL;
+    WEFT__LIST_REMOVE(l, w);
     w->linked = false;
 }
 

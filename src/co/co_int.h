@@ -32,4 +32,32 @@ void weft__co_wake(weft_co *c);
 /* True if c (or the running coroutine, for NULL) was cancelled. */
 bool weft__co_is_cancelled(weft_co *c);
 
+/* FIFO lists of waiter records, for the wait lists of channels and of
+ * the synchronization objects: w is any struct with prev and next
+ * pointers to its own type, l any struct with head and tail. */
+#define WEFT__LIST_PUSH(l, w)                                                  \
+    do {                                                                       \
+        (w)->next = NULL;                                                      \
+        (w)->prev = (l)->tail;                                                 \
+        if ((l)->tail != NULL)                                                 \
+            (l)->tail->next = (w);                                             \
+        else                                                                   \
+            (l)->head = (w);                                                   \
+        (l)->tail = (w);                                                       \
+    } while (0)
+
+#define WEFT__LIST_REMOVE(l, w)                                                \
+    do {                                                                       \
+        if ((w)->prev != NULL)                                                 \
+            (w)->prev->next = (w)->next;                                       \
+        else                                                                   \
+            (l)->head = (w)->next;                                             \
+        if ((w)->next != NULL)                                                 \
+            (w)->next->prev = (w)->prev;                                       \
+        else                                                                   \
+            (l)->tail = (w)->prev;                                             \
+        (w)->prev = NULL;                                                      \
+        (w)->next = NULL;                                                      \
+    } while (0)
+
 #endif

@@ -66,27 +66,12 @@ struct weft_co_wg {
 
 static void list_push(struct sync_list *l, struct sync_waiter *w)
 {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    WEFT__LIST_PUSH(l, w);
 }
 
 static void list_remove(struct sync_list *l, struct sync_waiter *w)
 {
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->prev = NULL;
-    w->next = NULL;
+    WEFT__LIST_REMOVE(l, w);
 }
 
 /* Complete the longest waiter. */
