@@ -21,5 +21,6 @@
 #include <weft/pipe.h>
 #include <weft/pool.h>
 #include <weft/co.h>
+#include <weft/net.h>
 
 #endif
