@@ -63,7 +63,14 @@ WEFT_API unsigned weft_version_hex(void);
     XX(ENOFORKSERVER, -1005, "fork server not started or gone")                \
     XX(ECLOSED, -1006, "closed by the other side")                             \
     XX(EWORKERDIED, -1007, "worker died")                                      \
-    XX(EBROKEN, -1008, "barrier broken (a party timed out, or it was aborted)")
+    XX(EBROKEN, -1008,                                                         \
+       "broken (a barrier timed out or was aborted; a pool's initializer "     \
+       "failed)")                                                              \
+    XX(EHDRLEN, -1009, "frame header length zero or over the limit")           \
+    XX(EHDRJSON, -1010, "frame header is not a JSON object")                   \
+    XX(EBODYSIZE, -1011,                                                       \
+       "frame file_size is not a whole number within the limit")               \
+    XX(ETRUNCATED, -1012, "frame cut short: the peer closed mid-frame")
 
 enum {
     WEFT_ERR_FIRST = -1999, /* lowest value in weft's own range */

@@ -22,5 +22,6 @@
 #include <weft/pool.h>
 #include <weft/co.h>
 #include <weft/net.h>
+#include <weft/frame.h>
 
 #endif
