@@ -342,8 +342,8 @@ static int map_suite(int argc, char **argv, size_t chunksize)
     struct map_ctx autoc = proc;
     autoc.chunksize = 0;
     if (chunksize)
-        add_or_skip(s, "weft process pool, automatic chunks", run_map,
-                    &autoc, proc.pool);
+        add_or_skip(s, "weft process pool, automatic chunks", run_map, &autoc,
+                    proc.pool);
     bench_add_external(s, pyname, py);
     bench_set_baseline(s, wp);
     if (chunksize) {
@@ -355,8 +355,7 @@ static int map_suite(int argc, char **argv, size_t chunksize)
                     "like for like: weft process pool map at least 100x "
                     "faster per task than Python's Pool.map, both chunksize "
                     "1");
-    }
-    else
+    } else
         bench_check(s, wp, BENCH_FASTER, 1.0, pyname,
                     "weft process pool map (automatic chunks) at least as "
                     "fast as Python's Pool.map with its default chunks");

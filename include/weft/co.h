@@ -72,7 +72,7 @@ typedef int (*weft_co_fn)(void *arg);
 
 /* Stack sizes: the default, and the smallest accepted. */
 #define WEFT_CO_STACK_DEFAULT (64u * 1024)
-#define WEFT_CO_STACK_MIN (16u * 1024)
+#define WEFT_CO_STACK_MIN     (16u * 1024)
 
 typedef struct weft_co_opts {
     size_t stack_size; /* 0: WEFT_CO_STACK_DEFAULT; rounded up to pages */
@@ -91,7 +91,8 @@ typedef struct weft_co_opts {
 WEFT_API int weft_co_run(weft_co_fn fn, void *arg, const weft_co_opts *opts,
                          int *result);
 
-/* ---- coroutines -------------------------------------------------------------- */
+/* ---- coroutines
+ * -------------------------------------------------------------- */
 
 /* Start fn(arg) in the current scheduler; it runs when the current one
  * blocks or yields. *out (may be NULL) gets a handle, which the caller
@@ -144,7 +145,8 @@ WEFT_API uint64_t weft_co_get_id(const weft_co *c);
  * cancelled; it is also how a switched coroutine learns of a cancel). */
 WEFT_API int weft_co_switch(weft_co *to, intptr_t value, intptr_t *received);
 
-/* ---- I/O that yields ------------------------------------------------------- */
+/* ---- I/O that yields -------------------------------------------------------
+ */
 
 enum { WEFT_CO_READ = 1, WEFT_CO_WRITE = 2 };
 
@@ -165,6 +167,13 @@ WEFT_API ssize_t weft_co_recv(int fd, void *buf, size_t len, int flags,
                               int timeout_ms);
 WEFT_API ssize_t weft_co_send(int fd, const void *buf, size_t len, int flags,
                               int timeout_ms);
+/* sendto(2), recvfrom(2) for datagrams, likewise. */
+WEFT_API ssize_t weft_co_sendto(int fd, const void *buf, size_t len, int flags,
+                                const struct sockaddr *to, socklen_t tolen,
+                                int timeout_ms);
+WEFT_API ssize_t weft_co_recvfrom(int fd, void *buf, size_t len, int flags,
+                                  struct sockaddr *from, socklen_t *fromlen,
+                                  int timeout_ms);
 /* accept4: the new descriptor, non-blocking and close-on-exec; errors as
  * above. */
 WEFT_API int weft_co_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
@@ -178,7 +187,8 @@ WEFT_API int weft_co_connect(int fd, const struct sockaddr *addr,
 WEFT_API ssize_t weft_co_sendfile(int out_fd, int in_fd, off_t *offset,
                                   size_t count, int timeout_ms);
 
-/* ---- channels ---------------------------------------------------------------- */
+/* ---- channels
+ * ---------------------------------------------------------------- */
 
 typedef struct weft_chan weft_chan;
 
@@ -221,10 +231,10 @@ typedef struct weft_chan_case {
  * ready (Go's nil channel: a way to switch a case off); n 0 waits for the
  * timeout or a cancel. -ETIMEDOUT / -EAGAIN (timeout 0: Go's default
  * case), -ECANCELED, -EINVAL, -EPERM. */
-WEFT_API int weft_chan_select(weft_chan_case *cases, size_t n,
-                              int timeout_ms);
+WEFT_API int weft_chan_select(weft_chan_case *cases, size_t n, int timeout_ms);
 
-/* ---- coroutine synchronization ----------------------------------------------- */
+/* ---- coroutine synchronization
+ * ----------------------------------------------- */
 
 typedef struct weft_co_sem weft_co_sem;
 typedef struct weft_co_event weft_co_event;

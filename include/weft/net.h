@@ -89,10 +89,11 @@ WEFT_API int weft_read_exact(int fd, void *buf, size_t len, size_t *got,
                              int timeout_ms);
 /* Write all len bytes: 0; -EPIPE / -ECONNRESET (peer gone); -ETIMEDOUT /
  * -EAGAIN (*sent tells how many went); -errno. */
-WEFT_API int weft_write_all(int fd, const void *buf, size_t len,
-                            size_t *sent, int timeout_ms);
+WEFT_API int weft_write_all(int fd, const void *buf, size_t len, size_t *sent,
+                            int timeout_ms);
 
-/* ---- datagrams (UDP) ------------------------------------------------------ */
+/* ---- datagrams (UDP) ------------------------------------------------------
+ */
 
 /* A UDP socket bound to a (port 0: any). The descriptor or -errno. */
 WEFT_API int weft_udp_bind(const weft_addr *a);

@@ -129,19 +129,19 @@ typedef int (*weft_pool_init_fn)(void *arg);
 #define WEFT_POOL_DEFAULT_WORKERS (-1)
 
 typedef struct weft_pool_opts {
-    int kind;                    /* enum weft_pool_kind */
-    int workers;                 /* > 0, or WEFT_POOL_DEFAULT_WORKERS; 0 is
-                                    refused (-EINVAL), as Python's Pool(0) */
+    int kind;                      /* enum weft_pool_kind */
+    int workers;                   /* > 0, or WEFT_POOL_DEFAULT_WORKERS; 0 is
+                                      refused (-EINVAL), as Python's Pool(0) */
     weft_pool_init_fn initializer; /* NULL: none */
-    void *init_arg;              /* process pools: read in the forked copy */
-    size_t max_tasks_per_worker; /* then the worker is replaced; 0: never */
-    size_t max_queued;           /* tasks submitted and not started; 0: no
-                                    bound. submit waits for room. */
-    size_t max_arg;              /* largest argument; 0: 64 KiB (process),
-                                    none (thread) */
-    size_t max_result;           /* largest result (process); 0: 64 KiB */
-    int task_timeout_ms;         /* default per-task deadline; <= 0: none
-                                    (process pools only) */
+    void *init_arg;                /* process pools: read in the forked copy */
+    size_t max_tasks_per_worker;   /* then the worker is replaced; 0: never */
+    size_t max_queued;             /* tasks submitted and not started; 0: no
+                                      bound. submit waits for room. */
+    size_t max_arg;                /* largest argument; 0: 64 KiB (process),
+                                      none (thread) */
+    size_t max_result;             /* largest result (process); 0: 64 KiB */
+    int task_timeout_ms;           /* default per-task deadline; <= 0: none
+                                      (process pools only) */
 } weft_pool_opts;
 
 /* opts may be NULL: a process pool with the defaults. Errors: -EINVAL
@@ -251,8 +251,8 @@ WEFT_API int weft_future_cancelled(weft_future *f);
  * *len its result bytes, owned by the future; any pointer may be NULL), or
  * its failure code (-ECANCELED for a cancelled future; *status is the
  * signal for WEFT_EWORKERDIED). */
-WEFT_API int weft_future_result(weft_future *f, int *status,
-                                const void **data, size_t *len);
+WEFT_API int weft_future_result(weft_future *f, int *status, const void **data,
+                                size_t *len);
 /* Cancel a task that has not started: 0. -EBUSY if it runs or is done. */
 WEFT_API int weft_future_cancel(weft_future *f);
 

@@ -284,6 +284,23 @@ ssize_t weft_co_send(int fd, const void *buf, size_t len, int flags,
                   WEFT_CO_WRITE, timeout_ms);
 }
 
+ssize_t weft_co_sendto(int fd, const void *buf, size_t len, int flags,
+                       const struct sockaddr *to, socklen_t tolen,
+                       int timeout_ms)
+{
+    YIELDING_CALL(
+        sendto(fd, buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, to, tolen),
+        fd, WEFT_CO_WRITE, timeout_ms);
+}
+
+ssize_t weft_co_recvfrom(int fd, void *buf, size_t len, int flags,
+                         struct sockaddr *from, socklen_t *fromlen,
+                         int timeout_ms)
+{
+    YIELDING_CALL(recvfrom(fd, buf, len, flags | MSG_DONTWAIT, from, fromlen),
+                  fd, WEFT_CO_READ, timeout_ms);
+}
+
 int weft_co_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
                    int timeout_ms)
 {

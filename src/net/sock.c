@@ -215,23 +215,8 @@ ssize_t weft_udp_sendto(int fd, const void *buf, size_t len,
 {
     if (to == NULL || (buf == NULL && len > 0))
         return -EINVAL;
-    weft_deadline d = weft_deadline_in(timeout_ms);
-    for (;;) {
-        ssize_t n = sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                           (const struct sockaddr *)&to->ss, to->len);
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if (weft_deadline_expired(d))
-            return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
-        int w =
-            weft_co_wait_fd(fd, WEFT_CO_WRITE, weft_deadline_remaining_ms(d));
-        if (w < 0)
-            return w;
-    }
+    return weft_co_sendto(fd, buf, len, 0, (const struct sockaddr *)&to->ss,
+                          to->len, timeout_ms);
 }
 
 ssize_t weft_udp_recvfrom(int fd, void *buf, size_t cap, weft_addr *from,
@@ -241,24 +226,11 @@ ssize_t weft_udp_recvfrom(int fd, void *buf, size_t cap, weft_addr *from,
         return -EINVAL;
     weft_addr tmp;
     weft_addr *f = from != NULL ? from : &tmp;
-    weft_deadline d = weft_deadline_in(timeout_ms);
-    for (;;) {
-        memset(f, 0, sizeof *f);
-        f->len = sizeof f->ss;
-        /* MSG_TRUNC: the datagram's real length, to tell a cut one. */
-        ssize_t n = recvfrom(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
-                             (struct sockaddr *)&f->ss, &f->len);
-        if (n >= 0)
-            return (size_t)n > cap ? -EMSGSIZE : n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if (weft_deadline_expired(d))
-            return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
-        int w =
-            weft_co_wait_fd(fd, WEFT_CO_READ, weft_deadline_remaining_ms(d));
-        if (w < 0)
-            return w;
-    }
+    memset(f, 0, sizeof *f);
+    f->len = sizeof f->ss;
+    /* MSG_TRUNC: the datagram's real length, to tell a cut one. */
+    ssize_t n =
+        weft_co_recvfrom(fd, buf, cap, MSG_TRUNC, (struct sockaddr *)&f->ss,
+                         &f->len, timeout_ms);
+    return n >= 0 && (size_t)n > cap ? -EMSGSIZE : n;
 }

@@ -203,14 +203,15 @@ int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *ud)
     return 0;
 }
 
-/* ---- waiting on many ------------------------------------------------------ */
+/* ---- waiting on many ------------------------------------------------------
+ */
 
 /* Link w on f unless f is done; returns true if f was already done. */
 static bool waiter_link(weft_future *f, struct weft__fut_waiter *w)
 {
     pthread_mutex_lock(&f->mu);
-    bool done = atomic_load_explicit(&f->state, memory_order_relaxed) ==
-                WEFT__FUT_DONE;
+    bool done =
+        atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__FUT_DONE;
     if (!done) {
         w->f = f;
         w->prev = NULL;

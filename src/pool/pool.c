@@ -81,14 +81,13 @@ void weft__cond_init_mono(pthread_cond_t *c)
 }
 
 int weft__cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
-                           weft_deadline d)
+                          weft_deadline d)
 {
     if (d == WEFT_DEADLINE_NEVER) {
         pthread_cond_wait(c, m);
         return 0;
     }
-    struct timespec ts = {.tv_sec = d / 1000000000,
-                          .tv_nsec = d % 1000000000};
+    struct timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
     return pthread_cond_timedwait(c, m, &ts) == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
@@ -261,7 +260,8 @@ static int enqueue_locked(weft_pool *p, struct weft__task *t)
     return 0;
 }
 
-/* ---- submit --------------------------------------------------------------- */
+/* ---- submit ---------------------------------------------------------------
+ */
 
 int weft_pool_submit_timed(weft_pool *p, weft_task_fn fn, const void *arg,
                            size_t len, int task_timeout_ms, weft_future **out)
@@ -280,7 +280,10 @@ int weft_pool_submit_timed(weft_pool *p, weft_task_fn fn, const void *arg,
         free(t);
         return -ENOMEM;
     }
-    *t = (struct weft__task){.fn = fn, .fut = f, .count = 1, .len = len,
+    *t = (struct weft__task){.fn = fn,
+                             .fut = f,
+                             .count = 1,
+                             .len = len,
                              .timeout_ms = task_timeout_ms};
     if (len > 0)
         memcpy(t->arg, arg, len);
@@ -297,15 +300,15 @@ int weft_pool_submit_timed(weft_pool *p, weft_task_fn fn, const void *arg,
     return 0;
 }
 
-int weft_pool_submit(weft_pool *p, weft_task_fn fn, const void *arg,
-                     size_t len, weft_future **out)
+int weft_pool_submit(weft_pool *p, weft_task_fn fn, const void *arg, size_t len,
+                     weft_future **out)
 {
     return weft_pool_submit_timed(p, fn, arg, len,
                                   p != NULL ? p->o.task_timeout_ms : 0, out);
 }
 
-int weft_pool_apply(weft_pool *p, weft_task_fn fn, const void *arg,
-                    size_t len, int *status, weft_buf *result)
+int weft_pool_apply(weft_pool *p, weft_task_fn fn, const void *arg, size_t len,
+                    int *status, weft_buf *result)
 {
     weft_future *f;
     int rc = weft_pool_submit(p, fn, arg, len, &f);
@@ -347,8 +350,7 @@ static void apply_done(weft_future *f, void *arg)
 
 int weft_pool_apply_async(weft_pool *p, weft_task_fn fn, const void *arg,
                           size_t len, weft_apply_cb cb,
-                          weft_apply_err_cb err_cb, void *ud,
-                          weft_future **out)
+                          weft_apply_err_cb err_cb, void *ud, weft_future **out)
 {
     struct apply_ctx *c = malloc(sizeof *c);
     if (c == NULL)
@@ -400,7 +402,8 @@ int weft_future_cancel(weft_future *f)
     return rc;
 }
 
-/* ---- map jobs ------------------------------------------------------------- */
+/* ---- map jobs -------------------------------------------------------------
+ */
 
 static struct weft__job *job_new(weft_task_fn fn, size_t arg_size, size_t n)
 {
@@ -491,8 +494,8 @@ void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
     pthread_mutex_unlock(&j->mu);
 }
 
-void weft__job_fail(struct weft__job *j, size_t first, size_t count,
-                    int error, int status)
+void weft__job_fail(struct weft__job *j, size_t first, size_t count, int error,
+                    int status)
 {
     pthread_mutex_lock(&j->mu);
     for (size_t i = 0; i < count; i++)
@@ -501,9 +504,8 @@ void weft__job_fail(struct weft__job *j, size_t first, size_t count,
     pthread_mutex_unlock(&j->mu);
 }
 
-int weft__run_chunk(weft_task_fn fn, const unsigned char *args,
-                    size_t arg_size, size_t count, weft_buf *scratch,
-                    weft_buf *out,
+int weft__run_chunk(weft_task_fn fn, const unsigned char *args, size_t arg_size,
+                    size_t count, weft_buf *scratch, weft_buf *out,
                     int (*flush)(void *ctx, size_t first, size_t count,
                                  weft_buf *out),
                     void *ctx)
@@ -570,7 +572,9 @@ static int job_submit(weft_pool *p, struct weft__job *j, size_t chunksize)
         } else {
             size_t first = k * chunksize;
             size_t count = j->n - first < chunksize ? j->n - first : chunksize;
-            *t = (struct weft__task){.fn = j->fn, .job = j, .first = first,
+            *t = (struct weft__task){.fn = j->fn,
+                                     .job = j,
+                                     .first = first,
                                      .count = count,
                                      .timeout_ms = p->o.task_timeout_ms};
             pthread_mutex_lock(&j->mu);
@@ -703,8 +707,7 @@ int weft_imap_next(weft_imap *it, int timeout_ms, size_t *index,
             if (index != NULL)
                 *index = i;
             if (res != NULL)
-                *res = (weft_task_result){item->error, item->status,
-                                          item->len};
+                *res = (weft_task_result){item->error, item->status, item->len};
             j->last_data = item->data;
             item->data = NULL;
             if (data != NULL)
@@ -729,7 +732,8 @@ void weft_imap_destroy(weft_imap *it)
     free(it);
 }
 
-/* ---- lifecycle ------------------------------------------------------------- */
+/* ---- lifecycle -------------------------------------------------------------
+ */
 
 /* Calls that may block on the pool count themselves in, so that a destroy
  * on another thread frees it only after they left. */
@@ -794,8 +798,7 @@ static int join(weft_pool *p, int timeout_ms)
     /* One joiner at a time joins the backend's threads; the others wait
      * until it is done, so that none returns (and frees) early. */
     while (p->join_busy && !p->joined) {
-        if (weft__cond_wait_until(&p->idle_cv, &p->mu, d) < 0 &&
-            p->join_busy) {
+        if (weft__cond_wait_until(&p->idle_cv, &p->mu, d) < 0 && p->join_busy) {
             pthread_mutex_unlock(&p->mu);
             return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
         }

@@ -22,7 +22,7 @@
 
 #include <weft/pool.h>
 
-#define WEFT__POOL_DEFAULT_MAX_ARG (64u * 1024)
+#define WEFT__POOL_DEFAULT_MAX_ARG    (64u * 1024)
 #define WEFT__POOL_DEFAULT_MAX_RESULT (64u * 1024)
 /* Results are reported in messages of about this size. */
 #define WEFT__POOL_FLUSH_BYTES 4096u
@@ -142,8 +142,8 @@ void weft__job_unref(struct weft__job *j);
 void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
                        const unsigned char *recs);
 /* Fail count items from first with error/status. */
-void weft__job_fail(struct weft__job *j, size_t first, size_t count,
-                    int error, int status);
+void weft__job_fail(struct weft__job *j, size_t first, size_t count, int error,
+                    int status);
 
 /* Run a chunk's items in this thread, writing records to out and
  * calling flush(ctx, first_index_in_chunk, count, out) whenever out holds
@@ -151,9 +151,8 @@ void weft__job_fail(struct weft__job *j, size_t first, size_t count,
  * buffer the task appends to. Returns 0 or -ENOMEM / the first flush
  * error. (Process workers write their records straight into shared
  * memory instead: process_pool.c.) */
-int weft__run_chunk(weft_task_fn fn, const unsigned char *args,
-                    size_t arg_size, size_t count, weft_buf *scratch,
-                    weft_buf *out,
+int weft__run_chunk(weft_task_fn fn, const unsigned char *args, size_t arg_size,
+                    size_t count, weft_buf *scratch, weft_buf *out,
                     int (*flush)(void *ctx, size_t first, size_t count,
                                  weft_buf *out),
                     void *ctx);

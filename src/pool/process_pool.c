@@ -54,9 +54,9 @@ enum { S_FREE = 0, S_PENDING, S_RUNNING, S_CANCELLED, S_KILLED };
 #define ST(gen, w, st)                                                         \
     (((uint64_t)(uint32_t)(gen) << 32) | ((uint64_t)(uint32_t)(w) << 8) |      \
      (uint64_t)(st))
-#define ST_GEN(s) ((uint32_t)((s) >> 32))
+#define ST_GEN(s)    ((uint32_t)((s) >> 32))
 #define ST_WORKER(s) ((int)(((s) >> 8) & 0xffffff))
-#define ST_STATE(s) ((int)((s)&0xff))
+#define ST_STATE(s)  ((int)((s)&0xff))
 
 struct pslot {
     _Atomic uint64_t state;
@@ -115,8 +115,8 @@ struct ppool {
     pthread_mutex_t wmu; /* worker handles: the monitor kills, the
                             collector replaces */
     int live;            /* worker processes alive (under wmu) */
-    int epfd, evfd; /* evfd: the monitor's stop signal */
-    int wakefd;     /* a task with a deadline was handed out */
+    int epfd, evfd;      /* evfd: the monitor's stop signal */
+    int wakefd;          /* a task with a deadline was handed out */
     pthread_t collector, monitor;
     bool threads_started;
     _Atomic int deadline_tasks; /* handed out with a deadline */
@@ -184,8 +184,10 @@ static void begin_seg(struct wstate *ws, int type, uint32_t first)
     struct wpend *pd = ws->pend;
     if (pd->closed == 0)
         ws->since = weft_now_ns();
-    struct res_msg r = {.type = (uint32_t)type, .slot = ws->m->slot,
-                        .gen = ws->m->gen, .worker = ws->worker,
+    struct res_msg r = {.type = (uint32_t)type,
+                        .slot = ws->m->slot,
+                        .gen = ws->m->gen,
+                        .worker = ws->worker,
                         .first = first};
     memcpy(open_seg(ws), &r, sizeof r);
     atomic_signal_fence(memory_order_seq_cst);
@@ -252,8 +254,8 @@ static int run_task(struct wstate *ws, struct pslot *s,
     for (uint32_t i = 0; i < m->count; i++) {
         atomic_store_explicit(&s->progress, i + 1, memory_order_relaxed);
         weft_buf_reset(scratch);
-        int status = m->fn(args + (size_t)i * m->item_size, m->item_size,
-                           scratch);
+        int status =
+            m->fn(args + (size_t)i * m->item_size, m->item_size, scratch);
         int rc = add_item(ws, status, scratch);
         if (rc < 0)
             return rc;
@@ -342,15 +344,16 @@ static int worker_main(void *arg)
     }
 }
 
-/* ---- the parent: workers --------------------------------------------------- */
+/* ---- the parent: workers ---------------------------------------------------
+ */
 
 /* Start worker w (no pool mutex needed; takes wmu). */
 static int spawn_worker(struct ppool *pp, int w)
 {
     char name[32];
     snprintf(name, sizeof name, "weft-pool-worker-%d", w);
-    weft_process_opts po = {.name = name, .daemon = true,
-                            .start_method = WEFT_START_FORK};
+    weft_process_opts po = {
+        .name = name, .daemon = true, .start_method = WEFT_START_FORK};
     weft_process *proc;
     atomic_store(&pp->init_failed[w], 0);
     pp->workers[w].pend->closed = pp->workers[w].pend->open_at = 0;
@@ -412,7 +415,9 @@ static void feed(weft_pool *p)
         }
         pp->nfree--;
         struct prec *r = &pp->recs[i];
-        struct call_msg m = {.slot = (uint32_t)i, .gen = r->gen, .fn = t->fn,
+        struct call_msg m = {.slot = (uint32_t)i,
+                             .gen = r->gen,
+                             .fn = t->fn,
                              .count = (uint32_t)t->count,
                              .item_size = (uint32_t)item,
                              .timeout_ms = t->timeout_ms};
@@ -423,8 +428,7 @@ static void feed(weft_pool *p)
             t->fut->slot = i;
         } else {
             memcpy((char *)where + sizeof m,
-                   t->job->args + t->first * t->job->arg_size,
-                   item * t->count);
+                   t->job->args + t->first * t->job->arg_size, item * t->count);
         }
         struct pslot *s = &pp->slots[i];
         atomic_store_explicit(&s->progress, 0, memory_order_relaxed);
@@ -434,7 +438,8 @@ static void feed(weft_pool *p)
         r->task = t;
         r->delivered = 0;
         weft_queue_commit(pp->callq);
-        if (t->timeout_ms > 0 && atomic_fetch_add(&pp->deadline_tasks, 1) == 0) {
+        if (t->timeout_ms > 0 &&
+            atomic_fetch_add(&pp->deadline_tasks, 1) == 0) {
             /* The monitor may sleep with no timeout: make it look. */
             uint64_t one = 1;
             ssize_t wr = write(pp->wakefd, &one, sizeof one);
@@ -527,7 +532,8 @@ static void pp_cancel_all_handed(weft_pool *p)
     free(c);
 }
 
-/* ---- the collector --------------------------------------------------------- */
+/* ---- the collector ---------------------------------------------------------
+ */
 
 /* A task ended: free it and count it (no lock held). */
 static void task_done(weft_pool *p, struct weft__task *t)
@@ -574,8 +580,8 @@ static void on_result(weft_pool *p, const struct res_msg *m,
     if (t->fut != NULL) {
         struct weft__rec r;
         memcpy(&r, recs, sizeof r);
-        weft__future_finish(t->fut, r.error, r.status, (void *)(recs + sizeof r),
-                            r.len, false);
+        weft__future_finish(t->fut, r.error, r.status,
+                            (void *)(recs + sizeof r), r.len, false);
     } else {
         weft__job_deliver(t->job, t->first + m->first, m->count, recs);
     }
@@ -606,7 +612,8 @@ static void on_death(weft_pool *p, int w)
     if (pd->open_at == end + 1 && end + sizeof(struct res_msg) <= pd->cap)
         end += (uint32_t)sizeof(struct res_msg) +
                ((struct res_msg *)(pd->data + pd->closed))->bytes;
-    for (uint32_t off = 0; end <= pd->cap && off + sizeof(struct res_msg) <= end;) {
+    for (uint32_t off = 0;
+         end <= pd->cap && off + sizeof(struct res_msg) <= end;) {
         struct res_msg m;
         memcpy(&m, pd->data + off, sizeof m);
         off += (uint32_t)sizeof m;
@@ -750,7 +757,8 @@ static void *collector_main(void *arg)
             respawn_missing(p);
             continue;
         }
-        for (size_t off = 0; n > 0 && off + sizeof(struct res_msg) <= (size_t)n;) {
+        for (size_t off = 0;
+             n > 0 && off + sizeof(struct res_msg) <= (size_t)n;) {
             struct res_msg m;
             memcpy(&m, pp->resbuf + off, sizeof m);
             off += sizeof m;
@@ -785,7 +793,8 @@ static void *collector_main(void *arg)
     return NULL;
 }
 
-/* ---- the monitor ------------------------------------------------------------ */
+/* ---- the monitor ------------------------------------------------------------
+ */
 
 static void check_deadlines(struct ppool *pp)
 {
@@ -840,7 +849,8 @@ static void *monitor_main(void *arg)
     }
 }
 
-/* ---- the backend ------------------------------------------------------------- */
+/* ---- the backend
+ * ------------------------------------------------------------- */
 
 static void pp_release(struct ppool *pp)
 {
@@ -915,13 +925,12 @@ static int pp_start(weft_pool *p)
     if ((rc = weft_arena_alloc(pp->arena, slot_bytes, &mem)) < 0)
         goto fail;
     pp->slots = mem;
-    if ((rc = weft_arena_alloc(pp->arena, (size_t)nw * sizeof(int), &mem)) <
-        0)
+    if ((rc = weft_arena_alloc(pp->arena, (size_t)nw * sizeof(int), &mem)) < 0)
         goto fail;
     pp->init_failed = mem;
     for (int w = 0; w < nw; w++) {
-        if ((rc = weft_arena_alloc(pp->arena, sizeof(struct wpend) + pp->res_cap,
-                                   &mem)) < 0)
+        if ((rc = weft_arena_alloc(
+                 pp->arena, sizeof(struct wpend) + pp->res_cap, &mem)) < 0)
             goto fail;
         pp->workers[w].pend = mem;
         pp->workers[w].pend->cap = (uint32_t)pp->res_cap;

@@ -20,8 +20,8 @@ struct tworker {
 struct tpool {
     pthread_cond_t work_cv;
     pthread_cond_t exit_cv;
-    int live;          /* worker threads running */
-    bool stop;         /* workers end once the list is empty */
+    int live;           /* worker threads running */
+    bool stop;          /* workers end once the list is empty */
     pthread_t *threads; /* by worker index: the current thread */
     pthread_t *retired; /* threads replaced (max_tasks_per_worker) */
     size_t nretired, retired_cap;
@@ -73,9 +73,9 @@ static void run_task(struct weft__task *t, weft_buf *scratch, weft_buf *out)
     if (atomic_load(&j->abandoned))
         return;
     weft_buf_reset(out);
-    int rc = weft__run_chunk(t->fn, j->args + t->first * j->arg_size,
-                             j->arg_size, t->count, scratch, out,
-                             flush_to_job, t);
+    int rc =
+        weft__run_chunk(t->fn, j->args + t->first * j->arg_size, j->arg_size,
+                        t->count, scratch, out, flush_to_job, t);
     if (rc < 0) /* out of memory for the records: the rest fail */
         weft__job_fail(j, t->first, t->count, rc, 0);
 }

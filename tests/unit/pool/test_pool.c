@@ -139,9 +139,8 @@ static void test_submit_result(void **state)
         enum { N = 300 };
         weft_future *fs[N];
         for (int64_t i = 0; i < N; i++)
-            assert_int_equal(weft_pool_submit(p, t_square, &i, sizeof i,
-                                              &fs[i]),
-                             0);
+            assert_int_equal(
+                weft_pool_submit(p, t_square, &i, sizeof i, &fs[i]), 0);
         for (int64_t i = 0; i < N; i++) {
             assert_int_equal(result_i64(fs[i]), i * i);
             assert_int_equal(weft_future_done(fs[i]), 1);
@@ -172,8 +171,8 @@ static void test_submit_result(void **state)
         /* A result over max_result (64 KiB) is refused to the task. */
         if (kinds[k] == WEFT_POOL_PROCESS) {
             big = 70000;
-            assert_int_equal(
-                weft_pool_submit(p, t_big, &big, sizeof big, &f), 0);
+            assert_int_equal(weft_pool_submit(p, t_big, &big, sizeof big, &f),
+                             0);
             assert_int_equal(weft_future_result(f, &status, NULL, &len), 0);
             assert_int_equal(status, -EMSGSIZE);
             weft_future_release(f);
@@ -256,8 +255,7 @@ static void test_imap(void **state)
                 size_t idx;
                 weft_task_result r;
                 const void *data;
-                assert_int_equal(weft_imap_next(it, 10000, &idx, &r, &data),
-                                 0);
+                assert_int_equal(weft_imap_next(it, 10000, &idx, &r, &data), 0);
                 if (ordered)
                     assert_int_equal(idx, got);
                 assert_true(idx < N);
@@ -330,14 +328,12 @@ static void test_callbacks(void **state)
         static weft_future *fs[NCB];
         for (intptr_t i = 0; i < NCB; i++) {
             int64_t x = i;
-            assert_int_equal(weft_pool_submit(p, t_square, &x, sizeof x,
-                                              &fs[i]),
-                             0);
+            assert_int_equal(
+                weft_pool_submit(p, t_square, &x, sizeof x, &fs[i]), 0);
             assert_int_equal(
                 weft_future_add_done_callback(fs[i], count_cb, (void *)i), 0);
         }
-        assert_int_equal(weft_futures_wait(fs, NCB, WEFT_WAIT_ALL, 20000),
-                         NCB);
+        assert_int_equal(weft_futures_wait(fs, NCB, WEFT_WAIT_ALL, 20000), NCB);
         /* Callbacks may still be running just after the last is done. */
         for (int t = 0; t < 2000 && atomic_load(&cb_total) < NCB; t++)
             weft_sleep_ms(1);
@@ -355,7 +351,8 @@ static void test_callbacks(void **state)
     }
 }
 
-/* ---- apply, apply_async --------------------------------------------------- */
+/* ---- apply, apply_async ---------------------------------------------------
+ */
 
 static _Atomic int ok_calls, err_calls, err_seen;
 static int64_t ok_value;
@@ -393,14 +390,14 @@ static void test_apply(void **state)
         atomic_store(&ok_calls, 0);
         atomic_store(&err_calls, 0);
         weft_future *f;
-        assert_int_equal(weft_pool_apply_async(p, t_square, &x, sizeof x,
-                                               on_ok, on_err, NULL, &f),
+        assert_int_equal(weft_pool_apply_async(p, t_square, &x, sizeof x, on_ok,
+                                               on_err, NULL, &f),
                          0);
         assert_int_equal(weft_future_wait(f, 10000), 0);
         weft_future_release(f);
         int v = 3; /* non-zero status: the error callback */
-        assert_int_equal(weft_pool_apply_async(p, t_status, &v, sizeof v,
-                                               on_ok, on_err, NULL, NULL),
+        assert_int_equal(weft_pool_apply_async(p, t_status, &v, sizeof v, on_ok,
+                                               on_err, NULL, NULL),
                          0);
         if (kinds[k] == WEFT_POOL_PROCESS) {
             assert_int_equal(weft_pool_apply_async(p, t_kill_self, NULL, 0,
@@ -417,7 +414,8 @@ static void test_apply(void **state)
     }
 }
 
-/* ---- waiting on many ------------------------------------------------------- */
+/* ---- waiting on many -------------------------------------------------------
+ */
 
 static void test_wait_many(void **state)
 {
@@ -433,13 +431,15 @@ static void test_wait_many(void **state)
         int n = weft_futures_wait(fs, 3, WEFT_WAIT_FIRST, 5000);
         assert_true(n >= 1 && n < 3);
         assert_int_equal(weft_future_done(fs[1]), 1);
-        assert_int_equal(weft_futures_wait(fs, 3, WEFT_WAIT_ALL, 20), -ETIMEDOUT);
+        assert_int_equal(weft_futures_wait(fs, 3, WEFT_WAIT_ALL, 20),
+                         -ETIMEDOUT);
         weft_as_completed *ac;
         assert_int_equal(weft_as_completed_create(&ac, fs, 3), 0);
         weft_future *order[3];
         for (int i = 0; i < 3; i++)
             assert_int_equal(weft_as_completed_next(ac, 5000, &order[i]), 0);
-        assert_int_equal(weft_as_completed_next(ac, 0, &order[0]), WEFT_ECLOSED);
+        assert_int_equal(weft_as_completed_next(ac, 0, &order[0]),
+                         WEFT_ECLOSED);
         weft_as_completed_destroy(ac);
         assert_ptr_equal(order[0], fs[1]);
         assert_ptr_equal(order[1], fs[2]);
@@ -453,7 +453,8 @@ static void test_wait_many(void **state)
     }
 }
 
-/* ---- cancel ---------------------------------------------------------------- */
+/* ---- cancel ----------------------------------------------------------------
+ */
 
 static void test_cancel(void **state)
 {
@@ -496,7 +497,8 @@ static void test_cancel(void **state)
     }
 }
 
-/* ---- worker replacement ---------------------------------------------------- */
+/* ---- worker replacement ----------------------------------------------------
+ */
 
 static size_t distinct(const int64_t *ids, size_t n)
 {
@@ -515,15 +517,14 @@ static void test_max_tasks_per_worker(void **state)
     (void)state;
     for (size_t k = 0; k < 2; k++) {
         weft_pool *p;
-        weft_pool_opts o = {.kind = kinds[k], .workers = 2,
-                            .max_tasks_per_worker = 3};
+        weft_pool_opts o = {
+            .kind = kinds[k], .workers = 2, .max_tasks_per_worker = 3};
         assert_int_equal(weft_pool_create(&p, &o), 0);
         enum { N = 30 };
         weft_future *fs[N];
         int64_t ids[N];
         for (int i = 0; i < N; i++)
-            assert_int_equal(weft_pool_submit(p, t_whoami, NULL, 0, &fs[i]),
-                             0);
+            assert_int_equal(weft_pool_submit(p, t_whoami, NULL, 0, &fs[i]), 0);
         for (int i = 0; i < N; i++) {
             ids[i] = result_i64(fs[i]);
             weft_future_release(fs[i]);
@@ -535,8 +536,7 @@ static void test_max_tasks_per_worker(void **state)
         /* Without the option the same 2 workers serve everything. */
         p = make_pool(kinds[k], 2);
         for (int i = 0; i < N; i++)
-            assert_int_equal(weft_pool_submit(p, t_whoami, NULL, 0, &fs[i]),
-                             0);
+            assert_int_equal(weft_pool_submit(p, t_whoami, NULL, 0, &fs[i]), 0);
         for (int i = 0; i < N; i++) {
             ids[i] = result_i64(fs[i]);
             weft_future_release(fs[i]);
@@ -554,8 +554,7 @@ static void test_worker_dies(void **state)
     enum { N = 200 };
     weft_future *fs[N];
     for (int64_t i = 0; i < N; i++) {
-        weft_task_fn fn = i == 50 ? t_kill_self : i == 120 ? t_abort
-                                                            : t_square;
+        weft_task_fn fn = i == 50 ? t_kill_self : i == 120 ? t_abort : t_square;
         assert_int_equal(weft_pool_submit(p, fn, &i, sizeof i, &fs[i]), 0);
     }
     for (int64_t i = 0; i < N; i++) {
@@ -577,8 +576,8 @@ static void test_worker_dies(void **state)
     weft_future_release(f);
     weft_future *slow[2];
     for (int i = 0; i < 2; i++)
-        assert_int_equal(
-            weft_pool_submit(p, t_sleep, &ms, sizeof ms, &slow[i]), 0);
+        assert_int_equal(weft_pool_submit(p, t_sleep, &ms, sizeof ms, &slow[i]),
+                         0);
     weft_sleep_ms(100);
     assert_int_equal(kill(pid, SIGTERM), 0);
     int failed = 0;
@@ -632,25 +631,25 @@ static void test_deadline(void **state)
     assert_int_equal(weft_pool_create(&p, &o), 0);
     int mss[4] = {10, 5000, 10, 10};
     weft_task_result res[4];
-    assert_int_equal(weft_pool_map(p, t_sleep, mss, sizeof *mss, 4, 1, NULL,
-                                   0, res),
-                     1);
+    assert_int_equal(
+        weft_pool_map(p, t_sleep, mss, sizeof *mss, 4, 1, NULL, 0, res), 1);
     assert_int_equal(res[1].error, -ETIMEDOUT);
     assert_int_equal(res[0].error, 0);
     weft_pool_destroy(p);
 
     /* Thread pools cannot kill a worker: no deadlines. */
     p = make_pool(WEFT_POOL_THREAD, 1);
-    assert_int_equal(weft_pool_submit_timed(p, t_sleep, &quick, sizeof quick,
-                                            100, &f),
-                     -EINVAL);
+    assert_int_equal(
+        weft_pool_submit_timed(p, t_sleep, &quick, sizeof quick, 100, &f),
+        -EINVAL);
     weft_pool_destroy(p);
-    o = (weft_pool_opts){.kind = WEFT_POOL_THREAD, .workers = 1,
-                         .task_timeout_ms = 10};
+    o = (weft_pool_opts){
+        .kind = WEFT_POOL_THREAD, .workers = 1, .task_timeout_ms = 10};
     assert_int_equal(weft_pool_create(&p, &o), -EINVAL);
 }
 
-/* ---- initializer ------------------------------------------------------------ */
+/* ---- initializer ------------------------------------------------------------
+ */
 
 static _Atomic int *init_count;
 
@@ -675,8 +674,8 @@ static void test_initializer(void **state)
     for (size_t k = 0; k < 2; k++) {
         atomic_store(init_count, 0);
         weft_pool *p;
-        weft_pool_opts o = {.kind = kinds[k], .workers = 3,
-                            .initializer = init_ok};
+        weft_pool_opts o = {
+            .kind = kinds[k], .workers = 3, .initializer = init_ok};
         assert_int_equal(weft_pool_create(&p, &o), 0);
         for (int t = 0; t < 3000 && atomic_load(init_count) < 3; t++)
             weft_sleep_ms(1);
@@ -716,7 +715,8 @@ static void test_initializer(void **state)
     assert_int_equal(count_zombies(), 0);
 }
 
-/* ---- lifecycle -------------------------------------------------------------- */
+/* ---- lifecycle --------------------------------------------------------------
+ */
 
 static void test_lifecycle(void **state)
 {
@@ -831,7 +831,8 @@ static void test_terminate_while_destroy(void **state)
     assert_int_equal(count_zombies(), 0);
 }
 
-/* ---- the bound on queued tasks --------------------------------------------- */
+/* ---- the bound on queued tasks ---------------------------------------------
+ */
 
 static _Atomic int deadlk;
 
@@ -891,7 +892,8 @@ static void test_max_queued(void **state)
     weft_pool_destroy(p);
 }
 
-/* ---- SIGINT --------------------------------------------------------------------- */
+/* ---- SIGINT
+ * --------------------------------------------------------------------- */
 
 static weft_pool *sigint_pool;
 
@@ -940,7 +942,7 @@ static int sigint_child(int fd, bool catch)
 static void test_sigint(void **state)
 {
     (void)state;
-    for (int catch = 0; catch < 2 - WEFT__TSAN; catch++) {
+    for (int catch = 0; catch < 2 - WEFT__TSAN; catch ++) {
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         pid_t pid = fork();
@@ -973,7 +975,8 @@ static void test_sigint(void **state)
     }
 }
 
-/* ---- bad input ------------------------------------------------------------------ */
+/* ---- bad input
+ * ------------------------------------------------------------------ */
 
 static void test_bad_input(void **state)
 {
@@ -1012,8 +1015,8 @@ static void test_bad_input(void **state)
     weft_future_release(f);
     weft_pool_close(p);
     assert_int_equal(weft_pool_submit(p, t_noop, NULL, 0, &f), WEFT_ECLOSED);
-    assert_int_equal(
-        weft_pool_map(p, t_noop, big, 1, 4, 0, NULL, 0, NULL), WEFT_ECLOSED);
+    assert_int_equal(weft_pool_map(p, t_noop, big, 1, 4, 0, NULL, 0, NULL),
+                     WEFT_ECLOSED);
     assert_int_equal(weft_pool_apply(p, t_noop, NULL, 0, NULL, NULL),
                      WEFT_ECLOSED);
     weft_pool_destroy(p);

@@ -10,7 +10,8 @@
  *    once with the right value or failed with WEFT_EWORKERDIED (status
  *    SIGKILL), and no more items fail than workers were killed (results a
  *    worker finished survive it); the map returns; the futures submitted
- *    alongside all end; no zombie is left. `make test`: 5 trials; `make stress`: 100.
+ *    alongside all end; no zombie is left. `make test`: 5 trials; `make
+ * stress`: 100.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -174,9 +175,8 @@ static void test_crash_trials(void **state)
         /* Futures alongside the map, so single tasks die too. */
         weft_future *fs[NF];
         for (int64_t i = 0; i < NF; i++)
-            assert_int_equal(weft_pool_submit(p, t_work, &in[i], sizeof in[i],
-                                              &fs[i]),
-                             0);
+            assert_int_equal(
+                weft_pool_submit(p, t_work, &in[i], sizeof in[i], &fs[i]), 0);
         struct killer k = {.seed = (unsigned)trial * 7919u + 1};
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, killer_main, &k), 0);
