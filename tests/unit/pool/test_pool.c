@@ -975,6 +975,54 @@ static void test_sigint(void **state)
     }
 }
 
+/* ---- exit with a pool still running ---- */
+
+/* A program that exits without destroying its pool ends at once, not
+ * after its tasks, and leaves no worker behind. (exit() terminates live
+ * pools first, so no collector replaces workers while weft's own atexit
+ * work ends its children; the kernel's PDEATHSIG is the backstop, so this
+ * test would pass on that alone - it guards the outcome, not the path.) */
+static void test_exit_with_live_pool(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            weft_pool *p = make_pool(kinds[k], 2);
+            weft_future *f;
+            int64_t ids[2] = {0, 0};
+            for (int i = 0; i < 2; i++) {
+                weft_pool_submit(p, t_whoami, NULL, 0, &f);
+                ids[i] = result_i64(f);
+            }
+            int ms = kinds[k] == WEFT_POOL_PROCESS ? 30000 : 300;
+            for (int i = 0; i < 4; i++)
+                weft_pool_submit(p, t_sleep, &ms, sizeof ms, &f);
+            if (write(fds[1], ids, sizeof ids) != sizeof ids)
+                _exit(3);
+            exit(0); /* the pool is never destroyed */
+        }
+        close(fds[1]);
+        int64_t ids[2];
+        assert_int_equal(read(fds[0], ids, sizeof ids), sizeof ids);
+        close(fds[0]);
+        int64_t t0 = weft_now_ms();
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        /* Threads finish the task they run; processes are killed. */
+        assert_true(weft_now_ms() - t0 < 5000);
+        if (kinds[k] == WEFT_POOL_PROCESS)
+            for (int i = 0; i < 2; i++)
+                assert_int_equal(gone_within((pid_t)ids[i], 3000), 1);
+    }
+}
+
 /* ---- bad input
  * ------------------------------------------------------------------ */
 
@@ -1067,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_terminate_while_destroy),
         cmocka_unit_test(test_max_queued),
         cmocka_unit_test(test_sigint),
+        cmocka_unit_test(test_exit_with_live_pool),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_defaults),
     };
