@@ -311,7 +311,16 @@ int weft_forkserver_start(void)
         pthread_mutex_unlock(&start_lock);
         return 0;
     }
-    threads = thread_count();
+    /* A thread just joined may still be counted for a moment: the kernel
+     * wakes its joiner (clearing its tid) before it leaves the thread
+     * group. Look again for up to ~20 ms before refusing. */
+    for (int tries = 0;; tries++) {
+        threads = thread_count();
+        if (threads <= 1 + SANITIZER_THREADS + weft__reaper_running() ||
+            tries == 20)
+            break;
+        weft_sleep_ms(1);
+    }
     if (threads > 1 + SANITIZER_THREADS + weft__reaper_running()) {
         pthread_mutex_unlock(&start_lock);
         return -EDEADLK;
