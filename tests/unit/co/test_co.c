@@ -92,9 +92,10 @@ static int sleep_main(void *arg)
     int64_t t_y = weft_now_ns() - t0;
     assert_int_equal(weft_co_join(x, -1, NULL), 0);
     int64_t t_x = weft_now_ns() - t0;
-    /* Never early; late only by scheduling noise. */
-    assert_true(t_y >= 100000000 && t_y < 250000000);
-    assert_true(t_x >= 300000000 && t_x < 600000000);
+    /* Never early; late only by scheduling noise (generous: CI machines
+     * are loaded; the benchmarks, not this test, measure precision). */
+    assert_true(t_y >= 100000000 && t_y < 500000000);
+    assert_true(t_x >= 300000000 && t_x < 1000000000);
     weft_co_release(x);
     weft_co_release(y);
     /* Accuracy of a short sleep: at least what was asked. */
@@ -426,7 +427,7 @@ static int stall_main(void *arg)
     int64_t t0 = weft_now_ms();
     assert_int_equal(weft_co_read(sv[0], buf, 1, 100), -ETIMEDOUT);
     int64_t dt = weft_now_ms() - t0;
-    assert_true(dt >= 100 && dt < 1000);
+    assert_true(dt >= 100 && dt < 2000);
     assert_int_equal(weft_co_read(sv[0], buf, 1, 0), -EAGAIN);
     /* Fill the peer's buffer: the write blocks, then times out. */
     memset(buf, 'x', sizeof buf);
