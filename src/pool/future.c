@@ -55,13 +55,6 @@ bool weft__future_claim(weft_future *f)
                                           WEFT__FUT_RUNNING);
 }
 
-void weft__future_detach(weft_future *f)
-{
-    pthread_mutex_lock(&f->mu);
-    f->pool = NULL;
-    pthread_mutex_unlock(&f->mu);
-}
-
 bool weft__future_finish(weft_future *f, int error, int status, void *data,
                          size_t len, bool own)
 {

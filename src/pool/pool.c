@@ -504,53 +504,6 @@ void weft__job_fail(struct weft__job *j, size_t first, size_t count, int error,
     pthread_mutex_unlock(&j->mu);
 }
 
-int weft__run_chunk(weft_task_fn fn, const unsigned char *args, size_t arg_size,
-                    size_t count, weft_buf *scratch, weft_buf *out,
-                    int (*flush)(void *ctx, size_t first, size_t count,
-                                 weft_buf *out),
-                    void *ctx)
-{
-    size_t first = 0;
-    for (size_t i = 0; i < count; i++) {
-        weft_buf_reset(scratch);
-        int status = fn(args + i * arg_size, arg_size, scratch);
-        struct weft__rec r = {.status = status, .len = (uint32_t)scratch->len};
-        size_t need = weft__rec_size(scratch->len);
-        if (weft_buf_reserve(out, need) < 0) {
-            /* No memory for more: report what is there first, then this
-             * item alone. */
-            if (i > first) {
-                int rc = flush(ctx, first, i - first, out);
-                if (rc < 0)
-                    return rc;
-                weft_buf_reset(out);
-                first = i;
-            }
-            if (weft_buf_reserve(out, need) < 0) {
-                r.error = -ENOMEM;
-                r.len = 0;
-                need = sizeof r;
-                if (weft_buf_reserve(out, need) < 0)
-                    return -ENOMEM;
-            }
-        }
-        memcpy(out->data + out->len, &r, sizeof r);
-        if (r.len > 0)
-            memcpy(out->data + out->len + sizeof r, scratch->data, r.len);
-        memset(out->data + out->len + sizeof r + r.len, 0,
-               need - sizeof r - r.len);
-        out->len += need;
-        if (out->len >= WEFT__POOL_FLUSH_BYTES || i + 1 == count) {
-            int rc = flush(ctx, first, i + 1 - first, out);
-            if (rc < 0)
-                return rc;
-            weft_buf_reset(out);
-            first = i + 1;
-        }
-    }
-    return 0;
-}
-
 /* Split a job into chunk tasks and queue them. */
 static int job_submit(weft_pool *p, struct weft__job *j, size_t chunksize)
 {

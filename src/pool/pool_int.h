@@ -75,8 +75,6 @@ bool weft__future_finish(weft_future *f, int error, int status, void *data,
 /* Claim a pending future for running or cancelling: true if it was
  * PENDING (now RUNNING). */
 bool weft__future_claim(weft_future *f);
-/* Forget the pool (it is being freed). */
-void weft__future_detach(weft_future *f);
 
 /* ---- tasks and map jobs (pool.c) --------------------------------------- */
 
@@ -144,18 +142,6 @@ void weft__job_deliver(struct weft__job *j, size_t first, size_t count,
 /* Fail count items from first with error/status. */
 void weft__job_fail(struct weft__job *j, size_t first, size_t count, int error,
                     int status);
-
-/* Run a chunk's items in this thread, writing records to out and
- * calling flush(ctx, first_index_in_chunk, count, out) whenever out holds
- * WEFT__POOL_FLUSH_BYTES or more and at the end. scratch is the result
- * buffer the task appends to. Returns 0 or -ENOMEM / the first flush
- * error. (Process workers write their records straight into shared
- * memory instead: process_pool.c.) */
-int weft__run_chunk(weft_task_fn fn, const unsigned char *args, size_t arg_size,
-                    size_t count, weft_buf *scratch, weft_buf *out,
-                    int (*flush)(void *ctx, size_t first, size_t count,
-                                 weft_buf *out),
-                    void *ctx);
 
 void weft__task_free(struct weft__task *t);
 

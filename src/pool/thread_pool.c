@@ -45,6 +45,59 @@ static int spawn(weft_pool *p, int i)
     return 0;
 }
 
+/* Run a chunk's items, writing their records (struct weft__rec) to out
+ * and handing them to flush(ctx, first_index_in_chunk, count, out)
+ * whenever out holds WEFT__POOL_FLUSH_BYTES or more, and at the end.
+ * scratch is the buffer each task appends its result to. 0, -ENOMEM, or
+ * the first flush error. (Process workers write their records straight
+ * into shared memory instead: process_pool.c.) */
+static int
+run_chunk(weft_task_fn fn, const unsigned char *args, size_t arg_size,
+          size_t count, weft_buf *scratch, weft_buf *out,
+          int (*flush)(void *ctx, size_t first, size_t count, weft_buf *out),
+          void *ctx)
+{
+    size_t first = 0;
+    for (size_t i = 0; i < count; i++) {
+        weft_buf_reset(scratch);
+        int status = fn(args + i * arg_size, arg_size, scratch);
+        struct weft__rec r = {.status = status, .len = (uint32_t)scratch->len};
+        size_t need = weft__rec_size(scratch->len);
+        if (weft_buf_reserve(out, need) < 0) {
+            /* No memory for more: report what is there first, then this
+             * item alone. */
+            if (i > first) {
+                int rc = flush(ctx, first, i - first, out);
+                if (rc < 0)
+                    return rc;
+                weft_buf_reset(out);
+                first = i;
+            }
+            if (weft_buf_reserve(out, need) < 0) {
+                r.error = -ENOMEM;
+                r.len = 0;
+                need = sizeof r;
+                if (weft_buf_reserve(out, need) < 0)
+                    return -ENOMEM;
+            }
+        }
+        memcpy(out->data + out->len, &r, sizeof r);
+        if (r.len > 0)
+            memcpy(out->data + out->len + sizeof r, scratch->data, r.len);
+        memset(out->data + out->len + sizeof r + r.len, 0,
+               need - sizeof r - r.len);
+        out->len += need;
+        if (out->len >= WEFT__POOL_FLUSH_BYTES || i + 1 == count) {
+            int rc = flush(ctx, first, i + 1 - first, out);
+            if (rc < 0)
+                return rc;
+            weft_buf_reset(out);
+            first = i + 1;
+        }
+    }
+    return 0;
+}
+
 static int flush_to_job(void *ctx, size_t first, size_t count, weft_buf *out)
 {
     struct weft__task *t = ctx;
@@ -73,9 +126,8 @@ static void run_task(struct weft__task *t, weft_buf *scratch, weft_buf *out)
     if (atomic_load(&j->abandoned))
         return;
     weft_buf_reset(out);
-    int rc =
-        weft__run_chunk(t->fn, j->args + t->first * j->arg_size, j->arg_size,
-                        t->count, scratch, out, flush_to_job, t);
+    int rc = run_chunk(t->fn, j->args + t->first * j->arg_size, j->arg_size,
+                       t->count, scratch, out, flush_to_job, t);
     if (rc < 0) /* out of memory for the records: the rest fail */
         weft__job_fail(j, t->first, t->count, rc, 0);
 }
