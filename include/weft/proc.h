@@ -119,6 +119,12 @@ WEFT_API int weft_process_exitcode(weft_process *p, int *code);
 
 /* The child's pid (0 before start). */
 WEFT_API pid_t weft_process_pid(const weft_process *p);
+/* Python's Process.sentinel: a descriptor that becomes readable (poll,
+ * epoll) when the child ends - a pidfd. Owned by the handle: valid until
+ * weft_process_destroy, never to be closed or read by the caller. Errors:
+ * WEFT_ENOTSTARTED; -ESRCH when the child had already ended before it
+ * could be opened (SIGCHLD ignored): join returns at once then. */
+WEFT_API int weft_process_sentinel(const weft_process *p);
 /* The name given at creation or "Process-N". Owned by the handle. */
 WEFT_API const char *weft_process_name(const weft_process *p);
 /* The daemon flag. */

@@ -23,5 +23,6 @@
 #include <weft/co.h>
 #include <weft/net.h>
 #include <weft/frame.h>
+#include <weft/server.h>
 
 #endif

@@ -284,6 +284,15 @@ pid_t weft_process_pid(const weft_process *p)
     return p && p->started ? p->child.pid : 0;
 }
 
+int weft_process_sentinel(const weft_process *p)
+{
+    if (!p)
+        return -EINVAL;
+    if (!p->started)
+        return WEFT_ENOTSTARTED;
+    return p->child.pidfd >= 0 ? p->child.pidfd : -ESRCH;
+}
+
 const char *weft_process_name(const weft_process *p)
 {
     return p ? p->name : NULL;
