@@ -133,6 +133,30 @@ static void test_join_timeout_and_alive(void **state)
     assert_int_equal(weft_process_destroy(p), 0);
 }
 
+/* The sentinel is a pidfd: not readable while the child runs, readable
+ * once it ended - whether or not the reaper got there first. */
+static void test_sentinel(void **state)
+{
+    weft_process *p;
+    struct pollfd pf;
+
+    (void)state;
+    assert_int_equal(weft_process_create(&p, sleep_long, NULL, NULL), 0);
+    assert_int_equal(weft_process_sentinel(p), WEFT_ENOTSTARTED);
+    assert_int_equal(weft_process_sentinel(NULL), -EINVAL);
+    assert_int_equal(weft_process_start(p), 0);
+    pf = (struct pollfd){weft_process_sentinel(p), POLLIN, 0};
+    assert_true(pf.fd >= 0);
+    assert_int_equal(poll(&pf, 1, 50), 0);
+    assert_int_equal(weft_process_kill(p), 0);
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    assert_true(pf.revents & POLLIN);
+    usleep(20 * 1000); /* the reaper has reaped it by now: still readable */
+    assert_int_equal(poll(&pf, 1, 0), 1);
+    assert_int_equal(weft_process_join(p, 0), 0);
+    assert_int_equal(weft_process_destroy(p), 0);
+}
+
 static void test_names(void **state)
 {
     weft_process *a, *b, *c;
@@ -592,6 +616,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_join_timeout_and_alive),
+        cmocka_unit_test(test_sentinel),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_run_in_caller_and_isolation),
         cmocka_unit_test(test_arg_bytes_are_copied),

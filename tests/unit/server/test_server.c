@@ -383,6 +383,16 @@ static void test_frames(void **state)
             json_decref(h);
         }
         close(fd);
+        /* A frame that arrives a byte at a time is still one frame. */
+        fd = dial(&v);
+        for (size_t i = 0; i + 1 < sizeof good; i++) {
+            assert_int_equal(weft_write_all(fd, good + i, 1, NULL, 1000), 0);
+            usleep(1000);
+        }
+        h = frame_call(fd, "", 0);
+        assert_int_equal(json_integer_value(json_object_get(h, "n")), 3);
+        json_decref(h);
+        close(fd);
         /* Gone mid-frame: header sent, part of the body, then closed. */
         fd = dial(&v);
         assert_int_equal(weft_write_all(fd, half, sizeof half - 1, NULL, 0), 0);
@@ -665,6 +675,20 @@ static void test_bad_input(void **state)
     taken[0] = text;
     o.listen = taken;
     assert_int_equal(weft_server_create(&s2, &o), -EADDRINUSE);
+    /* Adopting sockets (systemd): a datagram socket is not a listener. */
+    {
+        weft_addr u;
+        int ufd;
+        weft_server_opts ao = {.handler = upper_echo};
+        assert_int_equal(weft_addr_parse(&u, "127.0.0.1:0"), 0);
+        ufd = weft_udp_bind(&u);
+        ao.listen_fds = &ufd;
+        ao.n_listen_fds = 1;
+        assert_int_equal(weft_server_create(&s2, &ao), -EINVAL);
+        ao.kind = WEFT_SERVER_DGRAM;
+        assert_int_equal(weft_server_create(&s2, &ao), 0);
+        weft_server_destroy(s2); /* closes the adopted socket */
+    }
     /* Stopped before it ran: run returns at once. */
     weft_server_stop(s);
     assert_int_equal(weft_server_run(s), 0);
