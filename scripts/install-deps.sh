@@ -7,9 +7,10 @@ set -eu
 # Build: compiler, CMake, pkg-config; JSON: jansson; HTTP client of the
 # crawler example: libcurl. Tests: cmocka. check: clang's sanitizer
 # runtimes. bench: python3 for the Python contenders, python3-gevent
-# (gevent and greenlet) for bench_co's.
+# (gevent and greenlet) for bench_co's. weftd and weft: libcrypto
+# (SHA-256) from libssl-dev; weft's shell: libedit (line editing).
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
-libcurl4-openssl-dev procps python3 python3-gevent"
+libcurl4-openssl-dev libssl-dev libedit-dev procps python3 python3-gevent"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
