@@ -22,6 +22,7 @@
 #include "co/sched_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -91,14 +92,14 @@ void weft__io_poll(struct weft__sched *s, int64_t wait_ns)
     int n;
 #ifdef SYS_epoll_pwait2
     /* Nanosecond timeouts: timers fire on time, not at the next ms. */
-    static int no_pwait2;
-    if (!no_pwait2) {
+    static _Atomic int no_pwait2; /* every scheduler thread reads it */
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
         struct timespec ts = {.tv_sec = wait_ns / 1000000000,
                               .tv_nsec = wait_ns % 1000000000};
         n = (int)syscall(SYS_epoll_pwait2, s->epfd, evs, 64,
                          wait_ns < 0 ? NULL : &ts, NULL, 0);
         if (n < 0 && errno == ENOSYS)
-            no_pwait2 = 1;
+            atomic_store_explicit(&no_pwait2, 1, memory_order_relaxed);
         else
             goto got;
     }

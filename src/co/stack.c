@@ -45,11 +45,16 @@ void weft__stack_force_mprotect(void)
     atomic_store(&guard_mode, GUARD_MPROTECT);
 }
 
+/* Schedulers on several threads may ask at once: relaxed atomics make the
+ * lazy cache race-free (they all store the same value). */
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (ps == 0)
+    static _Atomic size_t cache;
+    size_t ps = atomic_load_explicit(&cache, memory_order_relaxed);
+    if (ps == 0) {
         ps = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&cache, ps, memory_order_relaxed);
+    }
     return ps;
 }
 

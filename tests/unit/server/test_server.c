@@ -70,10 +70,10 @@ static void upper_echo(weft_request *r, void *arg)
 static void frame_echo(weft_request *r, void *arg)
 {
     weft_frame_limits lim = {.max_header = 1024, .max_body = 1 << 20};
-    static char body[1 << 20];
+    char *body = malloc(1 << 20); /* per connection: handlers run at once */
 
     (void)arg;
-    while (weft_request_wait(r) == 0) {
+    while (body && weft_request_wait(r) == 0) {
         json_t *h = NULL, *reply;
         uint64_t len = 0;
         int rc = weft_frame_recv(weft_request_fd(r), &lim, &h, &len,
@@ -83,15 +83,16 @@ static void frame_echo(weft_request *r, void *arg)
                                       weft_request_io_timeout(r));
         json_decref(h);
         if (rc == WEFT_ECLOSED)
-            return;
+            break;
         reply = rc == 0 ? json_pack("{s:b, s:I}", "ok", 1, "n", (json_int_t)len)
                         : json_pack("{s:i}", "error", rc);
         weft_frame_send(weft_request_fd(r), reply, NULL, 0,
                         weft_request_io_timeout(r));
         json_decref(reply);
         if (rc < 0)
-            return;
+            break;
     }
+    free(body);
 }
 
 static void udp_echo(weft_request *r, void *arg)
