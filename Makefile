@@ -12,7 +12,7 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test check check-banned check-asan check-tsan \
+.PHONY: all deps build run tour test check check-banned check-asan check-tsan \
         bench stress fuzz \
         install format clean
 
@@ -25,7 +25,13 @@ build: deps
 	@cmake -S . -B build -DWEFT_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
+# The main job: weftd serving ./library on 127.0.0.1:9000 until ^C.
 run: build
+	@echo "weftd: try ./build/weft ls, ./build/weft put FILE, ./build/weft shell (in another terminal); ^C stops it"
+	@./build/weftd
+
+# A tour of the process, thread, pool and coroutine examples.
+tour: build
 	@sh scripts/tour.sh build
 
 test: build

@@ -1,6 +1,6 @@
 #!/bin/sh
-# tour.sh - what `make run` shows until the file server exists: a short
-# tour of the process and thread examples, each introduced by one line.
+# tour.sh - `make tour`: a short tour of the process, thread, pool and
+# coroutine examples, each introduced by one line.
 set -eu
 BUILD=${1:-build}
 EX="$BUILD/examples"
