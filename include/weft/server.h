@@ -18,6 +18,9 @@
  *   prefork     N worker processes started up front; the server accepts
  *               and passes each connection to an idle worker (SCM_RIGHTS).
  *   threadpool  N threads (a weft thread pool) take connections in turn.
+ *               In both, a worker holds its connection until the handler
+ *               returns: at most N clients are served at once, the others
+ *               wait their turn (counted in max_conns).
  *   coroutine   N threads, each a coroutine scheduler (weft/co.h) with a
  *               coroutine per connection: the gevent server, on every core.
  *

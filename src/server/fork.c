@@ -75,7 +75,7 @@ static int watch(struct loop *l, int fd, int kind, int idx)
 
 /* ---- in the child -------------------------------------------------------- */
 
-static void child_setup(struct loop *l, int keep_slot)
+static void child_setup(struct loop *l)
 {
     weft_server *s = l->s;
 
@@ -85,12 +85,15 @@ static void child_setup(struct loop *l, int keep_slot)
     close(l->epfd);
     if (s->o.kind == WEFT_SERVER_STREAM)
         weft__server_close_listeners(s);
-    for (int i = 0; i < l->nslots; i++) {
+    if (s->o.model != WEFT_MODEL_PREFORK)
+        return; /* a fork-model child inherits no pipe and no queue */
+    /* Close the siblings' pipe ends, but leave their memory alone:
+     * freeing would dirty copy-on-write pages in every worker (quadratic
+     * memory in the worker count). Only the slot being started holds a
+     * worker's end. */
+    for (int i = 0; i < l->nslots; i++)
         if (l->slots[i].parent)
-            weft_conn_destroy(l->slots[i].parent);
-        if (i != keep_slot && l->slots[i].child)
-            weft_conn_destroy(l->slots[i].child);
-    }
+            close(weft_conn_fileno(l->slots[i].parent));
     for (int i = 0; i < l->qlen; i++)
         close(l->queue[(l->qhead + i) % l->qcap]);
 }
@@ -101,7 +104,7 @@ static int fork_child(void *arg)
     weft_server *s = l->s;
     struct weft_request r = {.srv = s, .fd = l->cur_fd, .peer = l->cur_peer};
 
-    child_setup(l, -1);
+    child_setup(l);
     if (s->o.kind == WEFT_SERVER_DGRAM) {
         r.data = l->buf;
         r.len = l->cur_len;
@@ -151,7 +154,7 @@ static int prefork_worker(void *arg)
     weft_conn *pipe = l->slots[me].child;
     char done = 'd';
 
-    child_setup(l, me);
+    child_setup(l);
     if (s->o.kind == WEFT_SERVER_DGRAM) {
         void *buf = malloc(DGRAM_BUF);
         if (!buf)
