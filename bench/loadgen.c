@@ -5,13 +5,29 @@
  *
  *   loadgen --server HOST:PORT [--conns N] [--size BYTES]
  *           [--requests R | --duration SECONDS] [--threads T]
- *           [--timeout MS]
+ *           [--timeout MS] [--per-conn]
  *
  * Each of T threads runs one scheduler with N/T connections (coroutines);
- * a connection's requests go one after another (a round trip each). The
- * payload is upper-case letters and digits, so the reply of an echo server
- * and of the course's upper-case echo server is the request itself: every
- * reply is checked. A connection that fails (refused, reset, timed out,
+ * a connection's requests go one after another (a round trip each).
+ * --per-conn makes each of the N clients open a new connection for every
+ * request instead - connect, send, read the whole reply, close, repeat
+ * (one request per connection, as the course's servers are used) - and
+ * each latency then counts from the start of the connect to the last
+ * byte of the reply. --requests is then per client, and --conns the
+ * number of clients at once. --duration takes fractions (0.5).
+ *
+ * The client closes first, so each of its connections leaves a TIME_WAIT
+ * socket behind, holding its ephemeral port (one source address has about
+ * 28,000; on loopback the kernel reuses one in TIME_WAIT only after a
+ * second or two). That would cap one source address at about 14,000
+ * connections/s to one server, whatever the server. So against a server
+ * on 127.0.0.0/8, --per-conn connects from SOURCES loopback addresses in
+ * turn (127.0.0.1, 127.0.0.2, ...: all local), each with its own ports,
+ * as clients on many hosts would.
+ *
+ * The payload is upper-case letters and digits, so the reply of an echo
+ * server and of the course's upper-case echo server is the request itself:
+ * every reply is checked. A connection that fails (refused, reset, timed out,
  * wrong reply) counts one error and stops.
  *
  * Latencies go into a log-linear histogram (64 steps per power of two:
@@ -22,17 +38,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <weft/weft.h>
 
 #define SUB      64 /* histogram steps per power of two */
+#define SOURCES  32 /* --per-conn: loopback source addresses (see above) */
 #define NBUCKETS (64 * SUB)
 
 struct hist {
@@ -83,6 +102,8 @@ struct opts {
     int conns, size, threads, timeout_ms;
     long requests;     /* per connection; 0 with a duration */
     double duration_s; /* 0 with a request count */
+    bool per_conn;     /* a new connection for every request */
+    bool spread;       /* per_conn to loopback: rotate source addresses */
 };
 
 struct worker {
@@ -91,6 +112,7 @@ struct worker {
     weft_deadline until;
     struct hist hist;
     uint64_t done, errors;
+    unsigned next_source; /* spread: the next source address to use */
     char first_error[128];
 };
 
@@ -99,6 +121,60 @@ static void note_error(struct worker *w, const char *what, int rc)
     if (w->errors++ == 0)
         snprintf(w->first_error, sizeof w->first_error, "%s: %s", what,
                  weft_strerror(rc));
+}
+
+/* One request on a fresh connection, timed from the start of the connect
+ * to the last byte of the reply; the client closes after the reply. 0 or
+ * a negative errno value, with what failed in *what. */
+static int one_shot(struct worker *w, const char *req, char *rep,
+                    const char **what)
+{
+    const struct opts *o = w->o;
+    int64_t t0 = weft_now_ns();
+    int fd, rc;
+
+    if (o->spread) {
+        /* Bind to the next source address; the port is picked at connect
+         * time (IP_BIND_ADDRESS_NO_PORT), unique for the 4-tuple. */
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        int one = 1;
+        src.sin_addr.s_addr = htonl(0x7f000001u + w->next_source++ % SOURCES);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            *what = "socket";
+            return -errno;
+        }
+        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                       sizeof one) < 0 ||
+            bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+            rc = -errno;
+            close(fd);
+            *what = "bind";
+            return rc;
+        }
+        rc = weft_co_connect(fd, (const struct sockaddr *)&o->server.ss,
+                             o->server.len, o->timeout_ms);
+        if (rc < 0) {
+            close(fd);
+            fd = rc;
+        }
+    } else {
+        fd = weft_connect(&o->server, o->timeout_ms);
+    }
+    if (fd < 0) {
+        *what = "connect";
+        return fd;
+    }
+    *what = "round trip";
+    rc = weft_write_all(fd, req, (size_t)o->size, NULL, o->timeout_ms);
+    if (rc == 0)
+        rc = weft_read_exact(fd, rep, (size_t)o->size, NULL, o->timeout_ms);
+    if (rc == 0 && memcmp(req, rep, (size_t)o->size) != 0)
+        rc = -EPROTO;
+    if (rc == 0)
+        hist_add(&w->hist, (uint64_t)(weft_now_ns() - t0));
+    close(fd);
+    return rc;
 }
 
 static int conn_main(void *arg)
@@ -113,6 +189,20 @@ static int conn_main(void *arg)
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     for (int i = 0; i < o->size; i++)
         req[i] = alphabet[i % (int)(sizeof alphabet - 1)];
+    if (o->per_conn) {
+        for (long r = 0; o->requests == 0 || r < o->requests; r++) {
+            const char *what;
+            if (o->requests == 0 && weft_deadline_expired(w->until))
+                break;
+            int rc = one_shot(w, req, rep, &what);
+            if (rc < 0) {
+                note_error(w, what, rc);
+                break;
+            }
+            w->done++;
+        }
+        goto out;
+    }
     int fd = weft_connect(&o->server, o->timeout_ms);
     if (fd < 0) {
         note_error(w, "connect", fd);
@@ -158,7 +248,8 @@ static void *thread_main(void *arg)
 
 #define USAGE                                                                  \
     "usage: loadgen --server HOST:PORT [--conns N] [--size BYTES] "            \
-    "[--requests R | --duration SECONDS] [--threads T] [--timeout MS]"
+    "[--requests R | --duration SECONDS] [--threads T] [--timeout MS] "        \
+    "[--per-conn]"
 
 /* Bad arguments: one line, and status 2. */
 static int usage(const char *why)
@@ -178,6 +269,18 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* Seconds, with a fraction if wanted: 0.001 to 86400. */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || end == s || !(v >= 0.001) || v > 86400)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -188,6 +291,7 @@ int main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},
         {"threads", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'},
+        {"per-conn", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct opts o = {.conns = 10,
@@ -221,10 +325,12 @@ int main(int argc, char **argv)
             have_requests = true;
             break;
         case 'd':
-            if (parse_int(optarg, 1, 86400, &v) < 0)
-                return usage("--duration: seconds, from 1 to 86400");
-            o.duration_s = (double)v;
+            if (parse_seconds(optarg, &o.duration_s) < 0)
+                return usage("--duration: seconds, from 0.001 to 86400");
             have_duration = true;
+            break;
+        case 'p':
+            o.per_conn = true;
             break;
         case 't':
             if (parse_int(optarg, 1, 1024, &v) < 0)
@@ -261,6 +367,11 @@ int main(int argc, char **argv)
     }
     if (o.threads > o.conns)
         o.threads = o.conns;
+    if (o.per_conn && o.server.ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin =
+            (const struct sockaddr_in *)&o.server.ss;
+        o.spread = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    }
 
     struct worker *ws = calloc((size_t)o.threads, sizeof *ws);
     pthread_t *ts = calloc((size_t)o.threads, sizeof *ts);
@@ -295,8 +406,9 @@ int main(int argc, char **argv)
             first_error = ws[i].first_error;
     }
     double secs = (double)(weft_now_ns() - t0) / 1e9;
-    printf("server: %s  connections: %d  threads: %d  size: %d bytes\n", server,
-           o.conns, o.threads, o.size);
+    printf("server: %s  connections: %d  threads: %d  size: %d bytes%s\n",
+           server, o.conns, o.threads, o.size,
+           o.per_conn ? "  one request per connection" : "");
     printf("requests: %llu  errors: %llu  duration: %.3f s  requests/s: "
            "%.0f\n",
            (unsigned long long)done, (unsigned long long)errors, secs,

@@ -94,6 +94,25 @@ for b in $benches; do
     cat "$SECTION" >>"$TMP"
 done
 
+# The server benchmark is a driver script, not a bench_* program: it starts
+# each server (weft's six models, the epoll server, Python's) and runs
+# bench/loadgen against them (bench/README.md).
+echo "run.sh: bench/bench_server.py" >&2
+: >"$SECTION"
+if ! command -v python3 >/dev/null 2>&1; then
+    printf '## Echo servers\n\nSKIPPED: python3 is not installed.\n\n' \
+        >>"$TMP"
+else
+    python3 bench/bench_server.py --build "$BIN" --markdown "$SECTION"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        failed=1
+        printf '## bench_server.py\n\nFAILED: `%s` exited with status %s.\n\n' \
+            "python3 bench/bench_server.py --build $BIN" "$rc" >>"$TMP"
+    fi
+    cat "$SECTION" >>"$TMP"
+fi
+
 # Hand-written analysis of targets not met yet, kept beside the benchmarks.
 if [ -f bench/SHORTFALLS.md ]; then
     cat bench/SHORTFALLS.md >>"$TMP"

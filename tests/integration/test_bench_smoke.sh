@@ -1,8 +1,10 @@
 #!/bin/bash
 # test_bench_smoke.sh - the benchmarks still build and run: bench_proc
-# --quick must exit 0 and print a table row for each C contender. It says
-# nothing about speed (timings on a shared machine are not test results;
-# make bench measures them).
+# --quick must exit 0 and print a table row for each C contender, and
+# bench_server.py --quick (8-byte requests only) a figure for every server
+# in every configuration and the memory rows. It says nothing about speed
+# (timings on a shared machine are not test results; make bench measures
+# them).
 # Usage: bash tests/integration/test_bench_smoke.sh BUILD_DIR
 set -u
 
@@ -46,4 +48,46 @@ if ! grep -Eq '^- (PASS|MISS|SKIP) ' <<<"$out"; then
     fail=1
 fi
 [ "$fail" -eq 0 ] && echo "PASS: bench_proc --quick ran every contender"
+
+# The server benchmark: a driver script that starts each server and runs
+# bench/loadgen against it.
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "SKIP: bench_server.py needs python3"
+    exit "$fail"
+fi
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(timeout 120 python3 "$ROOT/bench/bench_server.py" --build "$BUILD" \
+    --quick --sizes 8 --idle 10 --idle-big 100 2>&1)
+rc=$?
+echo "$out"
+if [ "$rc" -ne 0 ]; then
+    echo "FAIL: bench_server.py --quick exited with status $rc"
+    exit 1
+fi
+for name in "weft serial" "weft fork" "weft thread" "weft prefork" \
+    "weft threadpool" "weft coroutine" "epoll (C, hand-written)" \
+    "Python ThreadingTCPServer" "Python ForkingTCPServer"; do
+    re=$(sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$name")
+    # Four configurations, each a figure with its ratio to epoll.
+    cell='[0-9][0-9,]* \([0-9.]+x\)'
+    if ! grep -Eq "^\| $re \| $cell \| $cell \| $cell \| $cell \|\$" \
+        <<<"$out"; then
+        echo "FAIL: bench_server: no row of figures for '$name'"
+        fail=1
+    fi
+done
+if [ "$(grep -Ec '^- (PASS|MISS) ' <<<"$out")" -ne 8 ]; then
+    echo "FAIL: bench_server: not 8 target lines"
+    fail=1
+fi
+if ! grep -Eq '^\| weft coroutine \| [0-9.]+ \| [0-9.]+ \| -?[0-9.]+ \|' \
+    <<<"$out"; then
+    echo "FAIL: bench_server: no memory row for the coroutine model"
+    fail=1
+fi
+if ! grep -q '^- a fresh client meanwhile: ' <<<"$out"; then
+    echo "FAIL: bench_server: no fresh client under the idle connections"
+    fail=1
+fi
+[ "$fail" -eq 0 ] && echo "PASS: bench_server.py --quick ran every server"
 exit "$fail"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/loadgen drives a real server over loopback: the coroutine echo
-# example. Every request is answered and checked; failures and bad
-# arguments are reported with the right exit status.
+# example, with persistent connections and with one request per
+# connection (--per-conn). Every request is answered and checked; failures
+# and bad arguments are reported with the right exit status.
 set -euo pipefail
 B=$1
 LG=$B/bench/loadgen
@@ -39,8 +40,29 @@ out=$(timeout 60 "$LG" --server "127.0.0.1:$port" --conns 20 --threads 2 \
     --size 1024 --duration 1) || fail "loadgen --duration: $out"
 grep -qE '^requests: [1-9][0-9]*  errors: 0 ' <<<"$out" || fail "$out"
 
+# One request per connection (--per-conn): 20 clients, 50 connections
+# each, every reply checked; then a fractional duration with 1 KiB.
+out=$(timeout 60 "$LG" --server "127.0.0.1:$port" --conns 20 --requests 50 \
+    --per-conn) || fail "loadgen --per-conn exit $?: $out"
+grep -q 'one request per connection$' <<<"$out" || fail "mode line: $out"
+grep -q '^requests: 1000  errors: 0 ' <<<"$out" || fail "per-conn: $out"
+read -r p50 p99 p999 max < <(sed -n \
+    's/^latency us: p50 \([0-9.]*\)  p99 \([0-9.]*\)  p99.9 \([0-9.]*\)  max \([0-9.]*\)$/\1 \2 \3 \4/p' \
+    <<<"$out")
+awk -v a="$p50" -v b="$p99" -v c="$p999" -v d="$max" \
+    'BEGIN { exit !(a > 0 && a <= b && b <= c && c <= d) }' ||
+    fail "per-conn percentiles out of order: $out"
+out=$(timeout 60 "$LG" --server "127.0.0.1:$port" --conns 5 --size 1024 \
+    --duration 0.5 --per-conn) || fail "loadgen --per-conn --duration: $out"
+n=$(sed -n 's/^requests: \([1-9][0-9]*\)  errors: 0 .*/\1/p' <<<"$out")
+[ -n "$n" ] || fail "per-conn duration: $out"
+
 kill -TERM "$pid"
 wait "$pid" || true
+# The server saw a connection per per-conn request: 50 + 20 connections
+# before, 1000 and n in the two per-conn runs.
+grep -q "^served $((50 + 20 + 1000 + n)) connections$" "$tmp/srv" ||
+    fail "server count: want $((1070 + n)): $(cat "$tmp/srv")"
 
 # Nobody listening: each connection fails, status 1, one line why.
 set +e
@@ -49,9 +71,17 @@ rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "refused: exit $rc"
 grep -q 'first: connect: Connection refused' <<<"$out" || fail "refused: $out"
+set +e
+out=$("$LG" --server "127.0.0.1:$port" --conns 2 --per-conn 2>&1)
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "refused, per-conn: exit $rc"
+grep -q '^loadgen: 2 connection(s) failed; first: connect: Connection refused' \
+    <<<"$out" || fail "refused, per-conn: $out"
 # Bad arguments: status 2, one line.
 for args in "--server nonsense" "--server 1.2.3.4:5 --conns 0" "--conns 3" \
-    "--server 1.2.3.4:5 --requests 5 --duration 1"; do
+    "--server 1.2.3.4:5 --requests 5 --duration 1" \
+    "--server 1.2.3.4:5 --duration 0" "--server 1.2.3.4:5 --duration 1x"; do
     set +e
     # shellcheck disable=SC2086
     err=$("$LG" $args 2>&1 >/dev/null)
