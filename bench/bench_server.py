@@ -601,6 +601,9 @@ def reproduce(args):
 
 
 def main():
+    # A SIGTERM (a killed `make bench`) unwinds like ^C: the finally blocks
+    # stop the servers this run started instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     ap = argparse.ArgumentParser(
         description="Echo servers side by side: weft's six models, epoll, "
         "Python socketserver (see the top of this file).")
