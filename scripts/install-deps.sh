@@ -8,9 +8,11 @@ set -eu
 # crawler example: libcurl. Tests: cmocka. check: clang's sanitizer
 # runtimes. bench: python3 for the Python contenders, python3-gevent
 # (gevent and greenlet) for bench_co's. weftd and weft: libcrypto
-# (SHA-256) from libssl-dev; weft's shell: libedit (line editing).
+# (SHA-256) from libssl-dev; weft's shell: libedit (line editing); weftd's
+# password hashes (argon2id): libsodium-dev.
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
-libcurl4-openssl-dev libssl-dev libedit-dev procps python3 python3-gevent"
+libcurl4-openssl-dev libssl-dev libedit-dev libsodium-dev procps python3
+python3-gevent"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi

@@ -30,10 +30,11 @@ enum cli_exit {
     CLI_USAGE = 2,    /* bad command line */
     CLI_CONN = 3,     /* cannot connect, connection lost, timeout, busy */
     CLI_NOTFOUND = 4, /* no such file or folder (remote or local) */
-    CLI_DENIED = 5,   /* read-only, permission, login */
+    CLI_DENIED = 5,   /* read-only, permission */
     CLI_CHECKSUM = 6, /* SHA-256 mismatch (download or upload) */
     CLI_SPACE = 7,    /* too large, quota, no space (either side) */
     CLI_CONFLICT = 8, /* exists, not empty, wrong kind, bad path, offset */
+    CLI_AUTH = 9,     /* login required, failed or rate-limited */
 };
 
 #define CLI_DEFAULT_SERVER  "127.0.0.1:9000"
@@ -46,6 +47,8 @@ typedef struct cli_session {
     bool json;          /* print replies as JSON on stdout */
     bool progress;      /* draw progress bars (stderr is a terminal) */
     int fd;             /* the connection, or -1 */
+    const char *user;   /* --user or $WEFT_USER: log in as (not owned) */
+    char *password;     /* asked once, kept for reconnections (owned) */
 } cli_session;
 
 /* ---- proto.c ------------------------------------------------------------ */
@@ -64,6 +67,8 @@ int cli_conn_fail(cli_session *s, const char *what, int rc, const char *note);
  * (printed after what, the command). A connection the server has closed
  * meanwhile (its idle timeout) is noticed and replaced. */
 int cli_connect(cli_session *s, const char *what);
+/* Forget the password (wiped). */
+void cli_forget_password(cli_session *s);
 /* Close the connection, first sending quit (and reading its answer) when
  * say_quit. A no-op when not connected. */
 void cli_close(cli_session *s, bool say_quit);

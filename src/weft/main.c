@@ -1,7 +1,8 @@
 /* main.c - weft, the command-line client of weftd: global options, then
  * one command (ls, get, put, rm, mkdir, stat) or an interactive shell.
  *
- *     weft [--server HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]
+ *     weft [--server HOST:PORT] [--user NAME] [--json] [--timeout MS]
+ *          COMMAND [ARGS]
  *
  * docs/weft.md is the manual: commands, options, exit codes. The program
  * uses only libweft's public API (weft_connect, weft_frame_*), jansson,
@@ -31,6 +32,11 @@ static void help(FILE *f)
             "  -s, --server HOST:PORT   the server (default: $WEFT_SERVER, "
             "else\n"
             "                           %s)\n"
+            "  -u, --user NAME          log in as NAME (default: $WEFT_USER); "
+            "the\n"
+            "                           password from $WEFT_PASSWORD, else "
+            "asked\n"
+            "                           on the terminal\n"
             "  -j, --json               print replies and listings as JSON\n"
             "  -t, --timeout MS         for connecting, each reply and each "
             "step\n"
@@ -48,7 +54,9 @@ static void help(FILE *f)
             "denied,\n"
             "6 checksum mismatch, 7 too large or quota or no space, 8 exists "
             "or\n"
-            "not empty or wrong kind or bad path or resume offset refused.\n"
+            "not empty or wrong kind or bad path or resume offset refused, "
+            "9 login\n"
+            "required or failed or too many failed logins.\n"
             "See docs/weft.md.\n",
             "shell", "commands at a prompt (also help, quit)",
             CLI_DEFAULT_SERVER, CLI_DEFAULT_TIMEOUT);
@@ -70,24 +78,32 @@ int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *env = getenv("WEFT_SERVER");
+    const char *user = getenv("WEFT_USER");
     cli_session s = {
         .server = env != NULL && *env != '\0' ? env : CLI_DEFAULT_SERVER,
         .timeout_ms = CLI_DEFAULT_TIMEOUT,
         .fd = -1,
+        .user = user != NULL && *user != '\0' ? user : NULL,
     };
     int c;
     opterr = 0;
     /* "+": stop at the command; its own options are its own. */
-    while ((c = getopt_long(argc, argv, "+s:jt:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:u:jt:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             s.server = optarg;
+            break;
+        case 'u':
+            if (*optarg == '\0')
+                return cli_fail(CLI_USAGE, NULL, "--user wants a name");
+            s.user = optarg;
             break;
         case 'j':
             s.json = true;
@@ -129,5 +145,6 @@ int main(int argc, char **argv)
         code = cli_command_run(&s, argc - optind, argv + optind);
     }
     cli_close(&s, true);
+    cli_forget_password(&s);
     return code;
 }

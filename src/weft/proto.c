@@ -11,8 +11,10 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <weft/frame.h>
@@ -107,10 +109,10 @@ static const struct {
     {"not_empty", CLI_CONFLICT, "folder not empty", false},
     {"offset", CLI_CONFLICT, "resume offset refused", true},
     {"read_only", CLI_DENIED, "read-only", false},
-    {"auth_required", CLI_DENIED,
-     "login required (set WEFT_USER and WEFT_PASSWORD)", false},
-    {"auth_failed", CLI_DENIED, "login failed", false},
-    {"rate_limited", CLI_DENIED, "too many failed logins", true},
+    {"auth_required", CLI_AUTH,
+     "login required (--user NAME or WEFT_USER, and WEFT_PASSWORD)", false},
+    {"auth_failed", CLI_AUTH, "login failed: wrong user or password", false},
+    {"rate_limited", CLI_AUTH, "too many failed logins", true},
     {"too_large", CLI_SPACE, "too large for the server", true},
     {"quota", CLI_SPACE, "over the server's quota", false},
     {"no_space", CLI_SPACE, "no space left on the server", false},
@@ -168,24 +170,95 @@ const char *cli_get_str(json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
-/* hello: protocol version 1, and a login when WEFT_USER is set. */
+#define PASSWORD_MAX 1024
+
+void cli_forget_password(cli_session *s)
+{
+    if (s->password == NULL)
+        return;
+    /* volatile: the wipe must not be optimised away. */
+    for (volatile char *p = s->password; *p != '\0'; p++)
+        *p = '\0';
+    free(s->password);
+    s->password = NULL;
+}
+
+/* The password: $WEFT_PASSWORD, or asked on the terminal without echo.
+ * CLI_OK with s->password set, or a failure (printed). */
+static int get_password(cli_session *s, const char *what)
+{
+    const char *env = getenv("WEFT_PASSWORD");
+    if (env != NULL) {
+        s->password = strdup(env);
+        return s->password != NULL ? CLI_OK
+                                   : cli_fail(CLI_ERR, NULL, "out of memory");
+    }
+    int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios old, quiet;
+    if (tty < 0 || tcgetattr(tty, &old) < 0) {
+        if (tty >= 0)
+            close(tty);
+        return cli_fail(CLI_AUTH, what,
+                        "a password is wanted for %s: set WEFT_PASSWORD "
+                        "(no terminal to ask on)",
+                        s->user);
+    }
+    char prompt[200];
+    int n = snprintf(prompt, sizeof prompt, "Password for %s at %s: ", s->user,
+                     s->server);
+    if (n > 0 && write(tty, prompt, (size_t)n) < 0)
+        n = 0;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    tcsetattr(tty, TCSAFLUSH, &quiet);
+    char *pw = calloc(1, PASSWORD_MAX + 1);
+    size_t len = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(tty, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        if (pw != NULL && len < PASSWORD_MAX)
+            pw[len++] = c;
+    }
+    tcsetattr(tty, TCSAFLUSH, &old);
+    close(tty);
+    if (pw == NULL)
+        return cli_fail(CLI_ERR, NULL, "out of memory");
+    if (len > 0 && pw[len - 1] == '\r')
+        pw[--len] = '\0';
+    s->password = pw;
+    return CLI_OK;
+}
+
+/* hello: protocol version 1, and a login when a user is given. */
 static int hello(cli_session *s, const char *what)
 {
     json_t *req = json_pack("{s:s, s:[i], s:s}", "cmd", "hello", "versions", 1,
                             "client", "weft/" WEFT_VERSION_STRING);
-    const char *user = getenv("WEFT_USER");
-    const char *password = getenv("WEFT_PASSWORD");
-    if (req != NULL && user != NULL && *user != '\0') {
-        json_object_set_new(req, "user", json_string(user));
-        json_object_set_new(req, "password",
-                            json_string(password != NULL ? password : ""));
-    }
     if (req == NULL)
         return cli_fail(CLI_ERR, NULL, "out of memory");
+    if (s->user != NULL && *s->user != '\0') {
+        if (s->password == NULL) {
+            int code = get_password(s, what);
+            if (code != CLI_OK) {
+                json_decref(req);
+                return code;
+            }
+        }
+        json_object_set_new(req, "user", json_string(s->user));
+        json_object_set_new(req, "password", json_string(s->password));
+    }
     json_t *reply = NULL;
     int code = cli_send(s, what, req);
     if (code == CLI_OK)
         code = cli_recv(s, what, &reply, NULL);
+    /* A wrong password is not asked for again at each reconnection. */
+    if (code == CLI_AUTH)
+        cli_forget_password(s);
     json_decref(req);
     json_decref(reply);
     return code;

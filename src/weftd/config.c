@@ -9,6 +9,7 @@
  *     model = coroutine
  *     max-upload = 2G
  *     read-only = false
+ *     users = /etc/weftd.users
  *
  * What the command line gives wins over the file (for listen: any
  * --listen replaces all of the file's). A bad option prints one line on
@@ -46,12 +47,28 @@ static void usage(FILE *f)
             "  --quota SIZE      the most the library may hold (default: no "
             "limit)\n"
             "  --log FILE        log there (default stderr)\n"
+            "  --users FILE      users and password hashes: every client "
+            "must log in\n"
+            "  --login-limit N/S lock an address out after N failed logins "
+            "in S seconds\n"
+            "                    (default 5/60)\n"
+            "  --user NAME       started as root: become NAME after "
+            "binding\n"
+            "  --no-landlock     do not confine weftd to the library with "
+            "Landlock\n"
+            "  --insecure-public serve beyond loopback without --users "
+            "(anyone may\n"
+            "                    read and change the library)\n"
             "  --config FILE     read options from FILE (key = value lines)\n"
             "  --help            this text\n"
             "  --version         the version\n"
             "\n"
             "Under systemd socket activation (LISTEN_FDS) the sockets it "
             "passes are used.\n"
+            "\n"
+            "weftd passwd [--users FILE] [--root DIR] [--read-only] NAME\n"
+            "                    add a user, or set a new password (read "
+            "from stdin)\n"
             "See docs/weftd.md.\n");
 }
 
@@ -178,6 +195,33 @@ static int set_option(struct weftd_options *o, const char *key,
         if (value[0] == '\0')
             goto bad;
         o->log = value;
+    } else if (strcmp(key, "users") == 0) {
+        if (value[0] == '\0')
+            goto bad;
+        o->users = value;
+    } else if (strcmp(key, "user") == 0) {
+        if (value[0] == '\0')
+            goto bad;
+        o->user = value;
+    } else if (strcmp(key, "insecure-public") == 0) {
+        o->insecure_public = value == NULL ? 1 : parse_bool(value);
+        if (o->insecure_public < 0)
+            goto bad;
+    } else if (strcmp(key, "no-landlock") == 0) {
+        o->no_landlock = value == NULL ? 1 : parse_bool(value);
+        if (o->no_landlock < 0)
+            goto bad;
+    } else if (strcmp(key, "login-limit") == 0) {
+        /* N/SECONDS */
+        const char *slash = strchr(value, '/');
+        char n[16];
+        if (slash == NULL || (size_t)(slash - value) >= sizeof n)
+            goto bad;
+        snprintf(n, sizeof n, "%.*s", (int)(slash - value), value);
+        if (parse_int(n, 1, 1000000, &o->login_max) < 0 ||
+            parse_int(slash + 1, 1, 86400, &o->login_window) < 0)
+            goto bad;
+        o->has_login_limit = true;
     } else {
         fprintf(stderr, "weftd: %sunknown option '%s'\n", where, key);
         return -1;
@@ -267,6 +311,11 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         {"max-upload", required_argument, NULL, 'u'},
         {"quota", required_argument, NULL, 'q'},
         {"log", required_argument, NULL, 'L'},
+        {"users", required_argument, NULL, 'U'},
+        {"user", required_argument, NULL, 'W'},
+        {"insecure-public", no_argument, NULL, 'I'},
+        {"no-landlock", no_argument, NULL, 'N'},
+        {"login-limit", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -277,6 +326,8 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
     memset(o, 0, sizeof *o);
     memset(&file, 0, sizeof file);
     o->read_only = file.read_only = -1;
+    o->insecure_public = file.insecure_public = -1;
+    o->no_landlock = file.no_landlock = -1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
         const char *key = NULL;
@@ -304,7 +355,8 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
              * weftd's value options are long only. */
             break;
         }
-        if (set_option(o, key, ch == 'R' ? NULL : optarg, "--") < 0)
+        bool flag = ch == 'R' || ch == 'I' || ch == 'N';
+        if (set_option(o, key, flag ? NULL : optarg, "--") < 0)
             return -1;
     }
     if (optind < argc) {
@@ -346,6 +398,19 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         o->quota = file.quota, o->has_quota = true;
     if (o->log == NULL)
         o->log = file.log;
+    if (o->users == NULL)
+        o->users = file.users;
+    if (o->user == NULL)
+        o->user = file.user;
+    if (o->insecure_public < 0)
+        o->insecure_public = file.insecure_public;
+    if (o->no_landlock < 0)
+        o->no_landlock = file.no_landlock;
+    if (!o->has_login_limit && file.has_login_limit) {
+        o->login_max = file.login_max;
+        o->login_window = file.login_window;
+        o->has_login_limit = true;
+    }
     return 0;
 }
 

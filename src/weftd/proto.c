@@ -16,6 +16,12 @@
  * connection (the body cannot be skipped without reading it); every other
  * refusal leaves it usable. Buffers live on the heap (coroutine stacks
  * are small).
+ *
+ * With users (--users), a connection may do nothing but hello and quit
+ * until a hello with user and password succeeds (auth.c checks it);
+ * then its paths are resolved beneath the user's root (a folder of the
+ * library, opened beneath it like any path) and the user's read-only
+ * flag is added to the server's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +48,11 @@ struct conn {
     int io_ms;  /* the I/O timeout */
     json_t *id; /* the current request's "id" (borrowed), or NULL */
     char peer[WEFT_ADDR_TEXT_MAX];
+    /* The session: what this connection may see and do. */
+    const struct weftd_root *root; /* the library, or the user's root */
+    struct weftd_root user_root;   /* fd -1 unless the user has a root */
+    bool read_only;                /* the server's or the user's */
+    const struct weftd_user *user; /* logged in as, or NULL */
 };
 
 /* ---- replies --------------------------------------------------------------
@@ -215,9 +226,77 @@ static int drop_body(struct conn *c, uint64_t body)
 /* ---- commands -------------------------------------------------------------
  */
 
+/* End the session's login: back to the library and the server's flags. */
+static void logout(struct conn *c)
+{
+    if (c->user_root.fd >= 0)
+        close(c->user_root.fd);
+    c->user_root.fd = -1;
+    c->root = &c->cfg->root;
+    c->read_only = c->cfg->read_only;
+    c->user = NULL;
+}
+
+/* hello's user and password: a refusal sent (its GO_ON/CLOSE returned),
+ * or -1 when the login succeeded and the session is the user's. */
+static int login(struct conn *c, json_t *uv, json_t *pv)
+{
+    const struct weftd_user *u = NULL;
+    int retry = 0;
+
+    if (!json_is_string(uv) || !json_is_string(pv))
+        return refuse(c, "bad_request", "user and password: strings");
+    const char *name = json_string_value(uv);
+    size_t nlen = json_string_length(uv);
+    /* Only a valid name goes into the log (no control characters). */
+    const char *shown = weftd_user_name_ok(name, nlen) ? name : "(bad name)";
+    logout(c);
+    if (nlen > WEFTD_USER_MAX || json_string_length(pv) > WEFTD_PASSWORD_MAX)
+        name = ""; /* checked all the same, and fails */
+    int rc = weftd_auth_login(c->cfg->auth, weft_request_peer(c->req), name,
+                              json_string_value(pv), json_string_length(pv), &u,
+                              &retry);
+    if (rc == WEFTD_LOGIN_LIMITED) {
+        weftd_log(WEFT_LOG_WARN, "%s: login as %s refused: too many failures",
+                  c->peer, shown);
+        return refuse_with(c, json_pack("{s:i}", "retry_after", retry),
+                           "rate_limited",
+                           "too many failed logins from this address; try "
+                           "again in %d s",
+                           retry);
+    }
+    if (rc == WEFTD_LOGIN_FAILED) {
+        weftd_log(WEFT_LOG_WARN, "%s: login as %s failed", c->peer, shown);
+        return refuse(c, "auth_failed", "wrong user or password");
+    }
+    if (rc < 0) {
+        weftd_log(WEFT_LOG_WARN, "%s: login as %s: %s", c->peer, shown,
+                  weft_strerror(rc));
+        return refuse(c, "internal",
+                      "the login could not be checked now, "
+                      "try again");
+    }
+    if (u->root[0] != '\0') {
+        int fd = weftd_open(&c->cfg->root, u->root, O_RDONLY | O_DIRECTORY);
+        if (fd < 0) {
+            weftd_log(WEFT_LOG_WARN, "%s: user %s: root %s: %s", c->peer,
+                      u->name, u->root, weft_strerror(fd));
+            return refuse(c, "internal", "the user's folder is missing");
+        }
+        c->user_root.fd = fd;
+        c->user_root.no_openat2 = c->cfg->root.no_openat2;
+        c->root = &c->user_root;
+    }
+    c->user = u;
+    c->read_only = c->cfg->read_only || u->read_only;
+    weftd_log(WEFT_LOG_INFO, "%s: login as %s", c->peer, u->name);
+    return -1;
+}
+
 static int cmd_hello(struct conn *c, json_t *h)
 {
     json_t *vs = json_object_get(h, "versions");
+    json_t *uv = json_object_get(h, "user");
     bool ok = vs == NULL; /* default [1] */
     size_t i;
     json_t *v;
@@ -233,12 +312,19 @@ static int cmd_hello(struct conn *c, json_t *h)
     if (!ok)
         return refuse(c, "version", "this server speaks version %d only",
                       WEFTD_PROTOCOL_VERSION);
-    return send_reply(c,
-                      json_pack("{s:b, s:i, s:s, s:b, s:b}", "ok", 1, "version",
-                                WEFTD_PROTOCOL_VERSION, "server",
-                                "weftd/" WEFT_VERSION_STRING, "auth", 0,
-                                "read_only", c->cfg->read_only),
-                      NULL, 0);
+    /* A server without users ignores a login. */
+    if (uv != NULL && c->cfg->auth != NULL) {
+        int rc = login(c, uv, json_object_get(h, "password"));
+        if (rc >= 0)
+            return rc;
+    }
+    json_t *rep = json_pack("{s:b, s:i, s:s, s:b, s:b}", "ok", 1, "version",
+                            WEFTD_PROTOCOL_VERSION, "server",
+                            "weftd/" WEFT_VERSION_STRING, "auth",
+                            c->user != NULL, "read_only", c->read_only);
+    if (rep != NULL && c->user != NULL)
+        json_object_set_new(rep, "user", json_string(c->user->name));
+    return send_reply(c, rep, NULL, 0);
 }
 
 static int cmd_list(struct conn *c, json_t *h)
@@ -250,7 +336,7 @@ static int cmd_list(struct conn *c, json_t *h)
 
     if (field_path(c, h, "path", "", &path, &rc) < 0)
         return rc;
-    rc = weftd_list(&c->cfg->root, path, &arr, &count);
+    rc = weftd_list(c->root, path, &arr, &count);
     if (rc < 0)
         return refuse_errno(c, "list", path, rc);
     char *body = json_dumps(arr, JSON_COMPACT);
@@ -304,7 +390,7 @@ static const char *type_of(const struct stat *st)
 
 static int cmd_stat(struct conn *c, json_t *h)
 {
-    const struct weftd_root *r = &c->cfg->root;
+    const struct weftd_root *r = c->root;
     const char *path;
     struct stat st;
     char hex[65];
@@ -363,7 +449,7 @@ static int cmd_get(struct conn *c, json_t *h)
         return refuse(c, "bad_request", "offset: a whole number >= 0");
     if (path[0] == '\0')
         return refuse(c, "is_a_directory", "get: the library is a folder");
-    int fd = open_regular(&c->cfg->root, path, &st);
+    int fd = open_regular(c->root, path, &st);
     if (fd == -EINVAL)
         return refuse(c, "bad_request", "get %s: not a regular file", path);
     if (fd < 0)
@@ -435,7 +521,7 @@ struct put_req {
  * before the body close the connection. */
 static int do_put(struct conn *c, const struct put_req *p)
 {
-    const struct weftd_root *r = &c->cfg->root;
+    const struct weftd_root *r = c->root;
     struct weftd_upload u;
     uint64_t held;
     int rc;
@@ -448,7 +534,8 @@ static int do_put(struct conn *c, const struct put_req *p)
             old = (uint64_t)st.st_size;
         if (fd >= 0)
             close(fd);
-        rc = weftd_usage(r, &used);
+        /* The quota is the whole library's, whoever uploads. */
+        rc = weftd_usage(&c->cfg->root, &used);
         if (rc < 0 ||
             used - (old < used ? old : used) + p->total > c->cfg->quota) {
             if (p->reply)
@@ -546,8 +633,8 @@ static int cmd_put(struct conn *c, json_t *h, uint64_t body)
     char sha[65];
     int rc;
 
-    if (c->cfg->read_only) {
-        refuse(c, "read_only", "this server is read-only");
+    if (c->read_only) {
+        refuse(c, "read_only", "read-only");
         return linger_close(c, body);
     }
     if (field_path(c, h, "file_name", NULL, &p.path, &rc) < 0)
@@ -602,7 +689,7 @@ static int classic_upload(struct conn *c, json_t *h, uint64_t body)
     json_t *v = json_object_get(h, "new_file_name");
     if (!json_is_string(v))
         v = json_object_get(h, "file_name");
-    if (!json_is_string(v) || c->cfg->read_only ||
+    if (!json_is_string(v) || c->read_only ||
         strlen(json_string_value(v)) != json_string_length(v)) {
         weftd_log(WEFT_LOG_INFO, "%s: classic upload refused", c->peer);
         return linger_close(c, body);
@@ -623,13 +710,13 @@ static int cmd_delete(struct conn *c, json_t *h)
     const char *path;
     int rc;
 
-    if (c->cfg->read_only)
-        return refuse(c, "read_only", "this server is read-only");
+    if (c->read_only)
+        return refuse(c, "read_only", "read-only");
     if (field_path(c, h, "path", NULL, &path, &rc) < 0)
         return rc;
     if (path[0] == '\0')
         return refuse(c, "bad_path", "the library itself cannot be deleted");
-    rc = weftd_delete(&c->cfg->root, path);
+    rc = weftd_delete(c->root, path);
     if (rc < 0)
         return refuse_errno(c, "delete", path, rc);
     weftd_log(WEFT_LOG_INFO, "%s: delete %s", c->peer, path);
@@ -642,8 +729,8 @@ static int cmd_mkdir(struct conn *c, json_t *h)
     const char *path;
     int rc;
 
-    if (c->cfg->read_only)
-        return refuse(c, "read_only", "this server is read-only");
+    if (c->read_only)
+        return refuse(c, "read_only", "read-only");
     if (field_path(c, h, "path", NULL, &path, &rc) < 0)
         return rc;
     json_t *parents = json_object_get(h, "parents");
@@ -651,7 +738,7 @@ static int cmd_mkdir(struct conn *c, json_t *h)
         return refuse(c, "bad_request", "parents: true or false");
     if (path[0] == '\0')
         return refuse(c, "exists", "the library exists");
-    rc = weftd_mkdir(&c->cfg->root, path, json_is_true(parents));
+    rc = weftd_mkdir(c->root, path, json_is_true(parents));
     if (rc < 0)
         return refuse_errno(c, "mkdir", path, rc);
     weftd_log(WEFT_LOG_INFO, "%s: mkdir %s", c->peer, path);
@@ -663,7 +750,25 @@ static int cmd_mkdir(struct conn *c, json_t *h)
 static int dispatch(struct conn *c, json_t *h, uint64_t body)
 {
     json_t *cmdv = json_object_get(h, "cmd");
+    const char *cmd = json_is_string(cmdv) ? json_string_value(cmdv) : NULL;
 
+    /* Before a login (with users) only hello and quit are heard; the body
+     * of anything else is not read from a stranger: the connection is
+     * closed after the refusal. */
+    if (c->cfg->auth != NULL && c->user == NULL &&
+        (cmd == NULL ||
+         (strcmp(cmd, "hello") != 0 && strcmp(cmd, "quit") != 0))) {
+        if (cmdv == NULL) {
+            weftd_log(WEFT_LOG_INFO,
+                      "%s: upload without cmd refused: login "
+                      "required",
+                      c->peer);
+            return linger_close(c, body);
+        }
+        int rc = refuse(c, "auth_required",
+                        "log in first (hello with user and password)");
+        return body > 0 ? linger_close(c, body) : rc;
+    }
     if (body > c->cfg->max_upload) {
         if (cmdv != NULL)
             refuse(c, "too_large",
@@ -679,7 +784,6 @@ static int dispatch(struct conn *c, json_t *h, uint64_t body)
             return CLOSE;
         return refuse(c, "bad_request", "cmd is missing");
     }
-    const char *cmd = json_is_string(cmdv) ? json_string_value(cmdv) : NULL;
     if (cmd != NULL && strcmp(cmd, "put") == 0)
         return cmd_put(c, h, body);
     /* The other commands take no body: read past one. */
@@ -711,13 +815,15 @@ void weftd_handle(weft_request *req, void *arg)
     struct conn c = {.req = req,
                      .cfg = arg,
                      .fd = weft_request_fd(req),
-                     .io_ms = weft_request_io_timeout(req)};
+                     .io_ms = weft_request_io_timeout(req),
+                     .user_root.fd = -1};
     /* No body limit in the frame layer: weftd answers too_large itself. */
     weft_frame_limits lim = {.max_header = WEFT_FRAME_MAX_HEADER_DEFAULT,
                              .max_body = UINT64_MAX};
 
     if (weft_addr_format(weft_request_peer(req), c.peer, sizeof c.peer) < 0)
         snprintf(c.peer, sizeof c.peer, "?");
+    logout(&c); /* the session starts as nobody's */
     for (;;) {
         json_t *h = NULL;
         uint64_t body = 0;
@@ -739,6 +845,7 @@ void weftd_handle(weft_request *req, void *arg)
         if (rc != GO_ON)
             break;
     }
+    logout(&c);
 }
 
 int weftd_refusal(weft_buf *out)

@@ -9,6 +9,10 @@
  *              listing, atomic uploads and their partials, quota walk
  *   sha.c      SHA-256 of files, cached in an xattr
  *   proto.c    the connection handler: frames in, commands, replies out
+ *   users.c    the users file (--users) and `weftd passwd`
+ *   auth.c     logins: argon2id verification, failed logins rate-limited
+ *              per client address in memory shared by every process
+ *   confine.c  after binding: the privilege drop (--user) and Landlock
  *
  * Untrusted bytes are read in proto.c (frames and their fields) and
  * path.c (paths); fs.c is the only file that turns a path into a
@@ -16,7 +20,9 @@
  *
  * Threads and fork: the configuration is written once by main() before
  * the server starts and only read afterwards, by every handler in every
- * model. Nothing else is shared.
+ * model. The one thing the handlers change together is the login rate
+ * limiter (auth.c): a weft_dict in shared memory, created before the
+ * server starts, so the processes of the fork and prefork models share it.
  */
 #ifndef WEFTD_H
 #define WEFTD_H
@@ -42,6 +48,25 @@ struct weftd_root {
     bool no_openat2; /* walk component by component (old kernels, tests) */
 };
 
+/* One line of the users file. */
+struct weftd_user {
+    char *name;     /* 1 .. WEFTD_USER_MAX bytes of [A-Za-z0-9._@-] */
+    char *hash;     /* crypto_pwhash_str's "$argon2id$..." */
+    char *root;     /* a library path (weftd_path_check), "" for all */
+    bool read_only; /* "ro" */
+};
+
+#define WEFTD_USER_MAX     64   /* bytes in a user name */
+#define WEFTD_PASSWORD_MAX 1024 /* bytes in a password */
+
+struct weftd_users {
+    struct weftd_user *v;
+    size_t n;
+};
+
+/* Logins, when the server has users (see auth.c). */
+typedef struct weftd_auth weftd_auth;
+
 /* What the handlers read; filled by main() before serving. */
 struct weftd_config {
     struct weftd_root root;
@@ -49,6 +74,7 @@ struct weftd_config {
     bool read_only;
     uint64_t max_upload; /* bytes in one request body */
     uint64_t quota;      /* bytes in the whole library; 0: none */
+    weftd_auth *auth;    /* NULL: no users, no login */
 };
 
 /* ---- config.c ----------------------------------------------------------- */
@@ -66,7 +92,14 @@ struct weftd_options {
     uint64_t quota;
     const char *log;
     const char *config;
+    const char *users;   /* --users FILE */
+    const char *user;    /* --user NAME: drop to this user after binding */
+    int insecure_public; /* -1 unset, 0, 1: serve beyond loopback unauthed */
+    int no_landlock;     /* -1 unset, 0, 1 */
+    int login_max;       /* --login-limit N/SECONDS */
+    int login_window;
     bool has_workers, has_max_conns, has_max_upload, has_quota;
+    bool has_login_limit;
     char **owned; /* strings read from the config file */
     size_t n_owned;
 };
@@ -190,6 +223,56 @@ int weftd_upload_commit(struct weftd_upload *u, const char *hex);
 void weftd_upload_keep(struct weftd_upload *u);
 /* Drop the upload; nothing of it stays. Closes u. */
 void weftd_upload_abort(struct weftd_upload *u);
+
+/* ---- users.c ------------------------------------------------------------ */
+
+/* Read the users file: 0, or -1 after printing "weftd: FILE:LINE: why"
+ * on stderr. The file is read once, at start-up (before any privilege
+ * drop and confinement): a change needs a restart. */
+int weftd_users_load(const char *file, struct weftd_users *out);
+void weftd_users_free(struct weftd_users *u);
+/* 1 if s is a valid user name, else 0. */
+int weftd_user_name_ok(const char *s, size_t len);
+/* `weftd passwd ...` (argv[0] is "passwd"): the exit status. */
+int weftd_passwd_main(int argc, char **argv);
+
+/* ---- auth.c ------------------------------------------------------------- */
+
+#define WEFTD_LOGIN_MAX_DEFAULT    5  /* failed logins from one address */
+#define WEFTD_LOGIN_WINDOW_DEFAULT 60 /* ... within this many seconds */
+
+/* Set up logins for users (kept; owned by the caller): libsodium, the
+ * dummy hash that unknown names are checked against, and the shared rate
+ * limiter (max_fails failures within window_s seconds lock the address
+ * out for window_s seconds). Call before the server starts (forks). 0 or
+ * -errno (printed). */
+int weftd_auth_create(weftd_auth **out, const struct weftd_users *users,
+                      int max_fails, int window_s);
+void weftd_auth_destroy(weftd_auth *a);
+
+enum { WEFTD_LOGIN_OK = 0, WEFTD_LOGIN_FAILED = 1, WEFTD_LOGIN_LIMITED = 2 };
+
+/* Check a login from peer: WEFTD_LOGIN_OK and *user; WEFTD_LOGIN_FAILED
+ * (wrong name or password: the same work is done for both);
+ * WEFTD_LOGIN_LIMITED and *retry_after (seconds) when peer's address has
+ * failed too often; or -errno (-EAGAIN: too many logins being checked at
+ * once). Blocks for the hash (tens of milliseconds). */
+int weftd_auth_login(weftd_auth *a, const weft_addr *peer, const char *name,
+                     const char *password, size_t password_len,
+                     const struct weftd_user **user, int *retry_after);
+
+/* ---- confine.c ---------------------------------------------------------- */
+
+/* Look up NAME for --user: 0 and *uid, *gid; -1 after printing why. */
+int weftd_user_lookup(const char *name, uid_t *uid, gid_t *gid);
+/* Become name (uid, gid) for good: supplementary groups, gid, uid, and a
+ * check that root cannot be regained. 0, or -1 after printing why. */
+int weftd_drop_privileges(const char *name, uid_t uid, gid_t gid);
+/* Confine this process and its future threads and children with
+ * Landlock: file system access only beneath root_fd (the library), and
+ * no execution. 0 and the ABI version in *abi when active; -ENOSYS /
+ * -EOPNOTSUPP where the kernel has no Landlock; -errno. */
+int weftd_landlock(int root_fd, int *abi);
 
 /* ---- proto.c ------------------------------------------------------------ */
 

@@ -3,7 +3,9 @@
 # here in Python to docs/PROTOCOL.md, so the client is tested on its own:
 # every command, resume of interrupted downloads and uploads, checksum
 # failures, refusals and their exit codes, timeouts, the shell through a
-# pipe. If build/weftd exists, a short smoke against the real server too.
+# pipe. If build/weftd exists, a short smoke against the real server too,
+# and logins against a weftd with users (--user, WEFT_USER, WEFT_PASSWORD,
+# exit code 9).
 set -euo pipefail
 BUILD=$1
 WEFT=$BUILD/weft
@@ -539,6 +541,44 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     run 0 rm smoke/big.bin
     run 0 rm smoke
     echo "weft client: weftd smoke passed"
+
+    # Logins against a weftd with users: --user or WEFT_USER, the password
+    # from WEFT_PASSWORD; failures exit 9 with one line.
+    printf 'secret\n' | "$BUILD/weftd" passwd --users "$tmp/users" ana \
+        2>/dev/null || fail "weftd passwd"
+    aport=$(python3 -c 'import socket; s = socket.socket();
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$BUILD/weftd" --listen "127.0.0.1:$aport" --root "$tmp/asrv" \
+        --users "$tmp/users" >"$tmp/weftd-auth.log" 2>&1 &
+    pids+=($!)
+    export WEFT_SERVER=127.0.0.1:$aport
+    for _ in $(seq 100); do
+        grep -q '^weftd: serving' "$tmp/weftd-auth.log" && break
+        sleep 0.05
+    done
+    run 9 ls
+    err_is "weft: ls (top): login required (--user NAME or WEFT_USER, and \
+WEFT_PASSWORD)"
+    WEFT_PASSWORD=secret run 0 --user ana put big.bin
+    WEFT_USER=ana WEFT_PASSWORD=secret run 0 ls
+    grep -q ' big\.bin$' "$tmp/out" || fail "ls as ana: $(cat "$tmp/out")"
+    WEFT_PASSWORD=wrong run 9 -u ana ls
+    err_is "weft: ls (top): login failed: wrong user or password"
+    WEFT_USER=ana WEFT_PASSWORD=secret run 0 get big.bin -o dl/auth.bin
+    cmp -s big.bin dl/auth.bin || fail "get as ana"
+    # No password and no terminal to ask on: one line, exit 9.
+    rc=0
+    WEFT_USER=ana setsid -w "$WEFT" ls </dev/null >"$tmp/out" \
+        2>"$tmp/err" || rc=$?
+    [ "$rc" = 9 ] || fail "no password: exit $rc: $(cat "$tmp/err")"
+    err_is "weft: ls (top): a password is wanted for ana: set WEFT_PASSWORD \
+(no terminal to ask on)"
+    # The shell logs in once and keeps the session.
+    rc=0
+    printf 'ls\nstat big.bin\n' | WEFT_USER=ana WEFT_PASSWORD=secret \
+        timeout 20 "$WEFT" shell >"$tmp/out" 2>"$tmp/err" || rc=$?
+    [ "$rc" = 0 ] || fail "shell as ana: $rc: $(cat "$tmp/err")"
+    echo "weft client: logins against weftd passed"
 else
     echo "weft client: no build/weftd, smoke against it skipped"
 fi

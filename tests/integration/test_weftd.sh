@@ -2,8 +2,8 @@
 # test_weftd.sh - weftd, the file server, driven over real sockets.
 #
 # Options and exit codes (bad options 2, cannot start 1, SIGTERM 0), the
-# config file, the default library, IPv4 and IPv6, the warning beyond
-# loopback, systemd socket activation; then with a small frame client in
+# config file, the default library, IPv4 and IPv6, the refusal beyond
+# loopback without users (and the warning with --insecure-public), systemd socket activation; then with a small frame client in
 # Python: every command in each of the six models, 100 concurrent
 # clients (distinct and identical names, checksums verified), resumed
 # get and put, kill -9 during 50 uploads (after a restart every visible
@@ -98,7 +98,7 @@ start "$tmp/s1" --listen 127.0.0.1:0
 grep -q "^weftd: serving $tmp/library on 127.0.0.1:$port (model coroutine)$" \
     "$tmp/s1" ||
     fail "serving line: $(cat "$tmp/s1")"
-grep -q WARNING "$tmp/s1" && fail "warned on loopback"
+grep -q "WARNING: listening beyond" "$tmp/s1" && fail "warned on loopback"
 # The same port again: one line, exit 1.
 expect_exit 1 --listen "127.0.0.1:$port"
 grep -q "cannot listen on 127.0.0.1:$port" "$tmp/err" ||
@@ -121,16 +121,21 @@ stop
 grep -q "server: SIGTERM, stopping" "$tmp/log" ||
     fail "--log: $(cat "$tmp/log")"
 
-# Beyond loopback: a loud warning. IPv6 too, when the host has it.
-start "$tmp/s3" --root "$tmp/l3" --listen 0.0.0.0:0
-grep -q "WARNING: listening beyond this machine" "$tmp/s3" || fail "no warning"
+# Beyond loopback without users: refused, unless --insecure-public, which
+# gets a loud warning. IPv6 too, when the host has it.
+expect_exit 2 --root "$tmp/l3" --listen 0.0.0.0:0
+grep -q "refusing to serve beyond this machine without users" "$tmp/err" ||
+    fail "beyond loopback: $(cat "$tmp/err")"
+start "$tmp/s3" --root "$tmp/l3" --listen 0.0.0.0:0 --insecure-public
+grep -q "WARNING: listening beyond this machine without users" "$tmp/s3" ||
+    fail "no warning"
 stop
 v6='import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))'
 if python3 -c "$v6" 2>/dev/null; then
     start "$tmp/s4" --root "$tmp/l3" --listen '[::1]:0' --listen 127.0.0.1:0
     grep -q "on \[::1\]:[0-9]*, 127.0.0.1:[0-9]* (model" "$tmp/s4" ||
         fail "IPv6: $(cat "$tmp/s4")"
-    grep -q WARNING "$tmp/s4" && fail "warned on ::1"
+    grep -q "WARNING: listening beyond" "$tmp/s4" && fail "warned on ::1"
     stop
 fi
 
