@@ -65,6 +65,7 @@ check-tsan:
 	  ctest --output-on-failure -j $(JOBS) -L threads
 
 bench: build
+	@sh scripts/install-deps.sh --bench
 	@sh bench/run.sh build
 
 # libFuzzer on every target for FUZZ_SECONDS each (see fuzz/README.md).

@@ -113,6 +113,39 @@ else
     cat "$SECTION" >>"$TMP"
 fi
 
+# The file server benchmark: weftd against vsftpd (FTP), a raw sendfile
+# loop in C and nginx's autoindex, on loopback (bench/README.md). Without
+# vsftpd, nginx or curl their rows say SKIPPED (and why); weftd and the raw
+# loop are measured all the same.
+echo "run.sh: bench/bench_fileserver.py" >&2
+: >"$SECTION"
+if ! command -v python3 >/dev/null 2>&1; then
+    printf '## File servers\n\nSKIPPED: python3 is not installed.\n\n' \
+        >>"$TMP"
+else
+    missing=
+    [ -x /usr/sbin/vsftpd ] || missing="$missing vsftpd"
+    [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+    command -v curl >/dev/null 2>&1 || missing="$missing curl"
+    if [ -n "$missing" ]; then
+        echo "run.sh: SKIPPED in bench_fileserver.py (not installed):" \
+            "$missing" >&2
+    fi
+    python3 bench/bench_fileserver.py --build "$BIN" --markdown "$SECTION"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        failed=1
+        printf '## bench_fileserver.py\n\nFAILED: `%s` %s %s.\n\n' \
+            "python3 bench/bench_fileserver.py --build $BIN" \
+            "exited with status" "$rc" >>"$TMP"
+    fi
+    cat "$SECTION" >>"$TMP"
+    if [ -n "$missing" ]; then
+        printf 'SKIPPED contenders: not installed here:%s.\n\n' \
+            "$missing" >>"$TMP"
+    fi
+fi
+
 # Hand-written analysis of targets not met yet, kept beside the benchmarks.
 if [ -f bench/SHORTFALLS.md ]; then
     cat bench/SHORTFALLS.md >>"$TMP"

@@ -16,6 +16,12 @@ python3-gevent"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
+# make bench: the file-server benchmark's peers (vsftpd; nginx for its
+# autoindex listing; curl as their client). Only there: installing them
+# may start system services on ports 21 and 80 on a systemd host.
+if [ "${1:-}" = "--bench" ]; then
+    PKGS="$PKGS vsftpd nginx-light curl"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -19,6 +19,9 @@
 #include <weft/net.h>
 
 #define BODY_CHUNK (64u * 1024)
+/* Bodies received to a callback or a file: big reads, few system calls
+ * (1 GiB in 1,024 reads rather than 16,384). */
+#define RECV_CHUNK (1024u * 1024)
 
 static int limits(const weft_frame_limits *lim, size_t *max_header,
                   uint64_t *max_body)
@@ -218,13 +221,13 @@ int weft_frame_recv_body_cb(int fd, uint64_t len, weft_frame_body_fn cb,
     if (cb == NULL)
         return -EINVAL;
     weft_deadline d = weft_deadline_in(timeout_ms);
-    char *chunk = malloc(BODY_CHUNK);
+    char *chunk = malloc(RECV_CHUNK);
     if (chunk == NULL)
         return -ENOMEM;
     int rc = 0;
     while (rc == 0 && len > 0) {
         ssize_t n =
-            weft_co_read(fd, chunk, len < BODY_CHUNK ? (size_t)len : BODY_CHUNK,
+            weft_co_read(fd, chunk, len < RECV_CHUNK ? (size_t)len : RECV_CHUNK,
                          weft_deadline_remaining_ms(d));
         if (n == 0)
             rc = WEFT_ETRUNCATED;

@@ -568,6 +568,7 @@ static int take_partial(struct weftd_upload *u, uint64_t offset,
     if (rc == 0 && lseek(u->fd, 0, SEEK_END) < 0)
         rc = -errno;
     u->size = offset;
+    u->flushed = offset;
     return rc;
 }
 
@@ -642,6 +643,8 @@ fail:
     return rc;
 }
 
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
+
 void weftd_upload_write(struct weftd_upload *u, const void *p, size_t n)
 {
     const char *c = p;
@@ -659,6 +662,14 @@ void weftd_upload_write(struct weftd_upload *u, const void *p, size_t n)
         c += w;
         n -= (size_t)w;
         u->size += (uint64_t)w;
+    }
+    /* Start write-back every 8 MiB while the rest arrives, so the fsync
+     * at commit finds little left to write (a 1 GiB fsync otherwise
+     * waits ~0.6 s here for the whole file). */
+    if (u->size - u->flushed >= WRITEBACK_STEP) {
+        sync_file_range(u->fd, (off_t)u->flushed, (off_t)(u->size - u->flushed),
+                        SYNC_FILE_RANGE_WRITE);
+        u->flushed = u->size;
     }
 }
 

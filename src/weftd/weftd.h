@@ -194,15 +194,16 @@ uint64_t weftd_partial_size(const struct weftd_root *r, const char *path);
  * folder's .weft-partial/ folder, and becomes the file (commit), a
  * partial for a later resume (keep), or nothing (abort). */
 struct weftd_upload {
-    int dir_fd;     /* the target folder */
-    int part_fd;    /* its .weft-partial folder */
-    int fd;         /* the hidden file being written */
-    char tmp[40];   /* its name in part_fd */
-    char part[72];  /* the name of this file's partial in part_fd */
-    char name[256]; /* the final name in dir_fd */
-    weftd_sha *sha; /* of every byte from 0 */
-    uint64_t size;  /* bytes in the file so far */
-    int werr;       /* the first write error (-errno), 0 if none */
+    int dir_fd;       /* the target folder */
+    int part_fd;      /* its .weft-partial folder */
+    int fd;           /* the hidden file being written */
+    char tmp[40];     /* its name in part_fd */
+    char part[72];    /* the name of this file's partial in part_fd */
+    char name[256];   /* the final name in dir_fd */
+    weftd_sha *sha;   /* of every byte from 0 */
+    uint64_t size;    /* bytes in the file so far */
+    uint64_t flushed; /* bytes handed to write-back (sync_file_range) */
+    int werr;         /* the first write error (-errno), 0 if none */
 };
 
 /* Start receiving path at offset (0, or the size of its partial, which is

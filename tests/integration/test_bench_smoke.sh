@@ -2,7 +2,10 @@
 # test_bench_smoke.sh - the benchmarks still build and run: bench_proc
 # --quick must exit 0 and print a table row for each C contender, and
 # bench_server.py --quick (8-byte requests only) a figure for every server
-# in every configuration and the memory rows. It says nothing about speed
+# in every configuration and the memory rows, and bench_fileserver.py
+# --quick a figure for weftd and the raw sendfile loop in every workload
+# (vsftpd and nginx rows: a figure, or SKIPPED when they are not
+# installed or this is not root). It says nothing about speed
 # (timings on a shared machine are not test results; make bench measures
 # them).
 # Usage: bash tests/integration/test_bench_smoke.sh BUILD_DIR
@@ -90,4 +93,43 @@ if ! grep -q '^- a fresh client meanwhile: ' <<<"$out"; then
     fail=1
 fi
 [ "$fail" -eq 0 ] && echo "PASS: bench_server.py --quick ran every server"
+
+# The file server benchmark: weftd against the raw sendfile loop, and
+# vsftpd and nginx when they are installed (rows SKIPPED otherwise).
+ffail=0
+out=$(timeout 120 python3 "$ROOT/bench/bench_fileserver.py" --build "$BUILD" \
+    --quick 2>&1)
+rc=$?
+echo "$out"
+if [ "$rc" -ne 0 ]; then
+    echo "FAIL: bench_fileserver.py --quick exited with status $rc"
+    exit 1
+fi
+# Three transfer tables with a figure for raw and weftd, one listing table.
+for name in "raw sendfile loop (C)" "weftd"; do
+    re=$(sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$name")
+    if [ "$(grep -Ec "^\| $re \| [0-9][0-9,.]* \|" <<<"$out")" -ne 3 ]; then
+        echo "FAIL: bench_fileserver: not 3 rows of figures for '$name'"
+        ffail=1
+    fi
+done
+if ! grep -Eq '^\| weftd list \(fileclient\) \| [0-9][0-9,.]* \|' \
+    <<<"$out"; then
+    echo "FAIL: bench_fileserver: no listing figure for weftd"
+    ffail=1
+fi
+for name in "vsftpd (fileclient)" "vsftpd (curl)" "nginx autoindex (curl)"; do
+    re=$(sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$name")
+    if ! grep -Eq "^\| $re \| ([0-9][0-9,.]*|SKIPPED: .*) \|" <<<"$out"; then
+        echo "FAIL: bench_fileserver: no row (figure or SKIPPED) for '$name'"
+        ffail=1
+    fi
+done
+if [ "$(grep -Ec '^- (PASS|MISS|SKIP) ' <<<"$out")" -ne 6 ]; then
+    echo "FAIL: bench_fileserver: not 6 target lines"
+    ffail=1
+fi
+[ "$ffail" -eq 0 ] &&
+    echo "PASS: bench_fileserver.py --quick ran every file server"
+[ "$ffail" -eq 0 ] || fail=1
 exit "$fail"
