@@ -330,24 +330,22 @@ static int cmd_hello(struct conn *c, json_t *h)
 static int cmd_list(struct conn *c, json_t *h)
 {
     const char *path;
-    json_t *arr;
+    weft_buf body = WEFT_BUF_INIT;
     size_t count;
     int rc;
 
     if (field_path(c, h, "path", "", &path, &rc) < 0)
         return rc;
-    rc = weftd_list(c->root, path, &arr, &count);
-    if (rc < 0)
+    rc = weftd_list(c->root, path, &body, &count);
+    if (rc < 0) {
+        weft_buf_free(&body);
         return refuse_errno(c, "list", path, rc);
-    char *body = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (body == NULL)
-        return refuse(c, "internal", "list %s: out of memory", path);
+    }
     rc = send_reply(c,
                     json_pack("{s:b, s:s, s:I}", "ok", 1, "path", path, "count",
                               (json_int_t)count),
-                    body, strlen(body));
-    free(body);
+                    body.data, body.len);
+    weft_buf_free(&body);
     return rc;
 }
 

@@ -174,9 +174,9 @@ int weftd_open_parent(const struct weftd_root *r, const char *path,
                       const char **name);
 
 /* The entries of the folder path as the body of a list reply (a JSON
- * array sorted by name, without .weft* names): 0 and *out (a new
- * reference) and *count, or -errno. */
-int weftd_list(const struct weftd_root *r, const char *path, json_t **out,
+ * array sorted by name, without .weft* names), written into body (reset
+ * first): 0 and *count, or -errno. */
+int weftd_list(const struct weftd_root *r, const char *path, weft_buf *body,
                size_t *count);
 /* mkdir, with parents: 0, -EEXIST, -ENOENT, -ENOTDIR, -errno. */
 int weftd_mkdir(const struct weftd_root *r, const char *path, bool parents);

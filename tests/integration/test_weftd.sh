@@ -923,6 +923,31 @@ t crash "$tmp/lib"
 rm -rf "$tmp/lib"
 t activation "$tmp/lib"
 
+# Listing names JSON must escape (the listing is written as text, not
+# through jansson): a quote, a backslash, a tab, non-ASCII; sorted by bytes.
+mkdir -p "$tmp/names"
+touch "$tmp/names/a\"b" "$tmp/names/back\\slash" "$tmp/names/$(printf 'tab\tx')" \
+    "$tmp/names/ünï" "$tmp/names/plain"
+mkdir "$tmp/names/dir"
+start "$tmp/names.err" --root "$tmp/names" --listen 127.0.0.1:0
+python3 - "$port" <<'PY' || fail "listing of odd names"
+import json, socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+h = json.dumps({"cmd": "list", "path": ""}).encode()
+s.sendall(struct.pack("<I", len(h)) + h)
+f = s.makefile("rb")
+n = struct.unpack("<I", f.read(4))[0]
+head = json.loads(f.read(n))
+body = json.loads(f.read(head["file_size"]))
+names = [e["name"] for e in body]
+want = sorted(['a"b', 'back\\slash', 'tab\tx', 'ünï', 'plain', 'dir'],
+              key=lambda x: x.encode())
+assert head["ok"] and head["count"] == 6, head
+assert names == want, names
+assert [e["type"] for e in body if e["name"] == "dir"] == ["dir"]
+PY
+stop
+
 # A full disk: a 1 MiB tmpfs, if this process may mount one.
 mkdir "$tmp/small"
 if [ "$(id -u)" -eq 0 ] &&
