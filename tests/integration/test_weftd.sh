@@ -140,6 +140,7 @@ if python3 -c "$v6" 2>/dev/null; then
 fi
 
 # ---- the protocol, with the Python frame client -----------------------------
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 cat >"$tmp/t.py" <<'PY'
 # weftd's integration checks, driven by test_weftd.sh: a tiny frame client
 # (4-byte little-endian header length, JSON header, file_size body bytes)
@@ -166,37 +167,7 @@ def sha(b):
 
 # ---- the frame client ------------------------------------------------------
 
-def frame(hdr, body=b''):
-    if body:
-        hdr = dict(hdr, file_size=len(body))
-    h = json.dumps(hdr).encode()
-    return struct.pack('<I', len(h)) + h + body
-
-
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        c = s.recv(min(n - len(buf), 1 << 20))
-        if not c:
-            raise EOFError('closed after %d of %d bytes' % (len(buf), n))
-        buf += c
-    return bytes(buf)
-
-
-def recv_frame(s):
-    n = struct.unpack('<I', recv_exact(s, 4))[0]
-    h = json.loads(recv_exact(s, n))
-    size = h.get('file_size', 0)
-    return h, (recv_exact(s, size) if size else b'')
-
-
-def closed(s):
-    """True if the server closed the connection (end of file)."""
-    try:
-        s.settimeout(5)
-        return s.recv(1) == b''
-    except (ConnectionResetError, BrokenPipeError):
-        return True
+from frameclient import closed, frame, recv_exact, recv_frame
 
 
 class Conn:

@@ -130,6 +130,7 @@ grep -q "WARNING: listening beyond this machine without users" "$tmp/s0" ||
 stop
 
 # ---- the protocol, with the Python frame client -----------------------------
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 cat >"$tmp/t.py" <<'PY'
 # weftd's login checks, driven by test_weftd_auth.sh. Usage:
 # t.py CHECK PORT [ARGS...]
@@ -146,36 +147,7 @@ def check(cond, msg):
         fail(msg)
 
 
-def frame(hdr, body=b''):
-    if body:
-        hdr = dict(hdr, file_size=len(body))
-    h = json.dumps(hdr).encode()
-    return struct.pack('<I', len(h)) + h + body
-
-
-def recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        c = s.recv(min(n - len(buf), 1 << 20))
-        if not c:
-            raise EOFError('closed after %d of %d bytes' % (len(buf), n))
-        buf += c
-    return bytes(buf)
-
-
-def recv_frame(s):
-    n = struct.unpack('<I', recv_exact(s, 4))[0]
-    h = json.loads(recv_exact(s, n))
-    size = h.get('file_size', 0)
-    return h, (recv_exact(s, size) if size else b'')
-
-
-def closed(s):
-    try:
-        s.settimeout(5)
-        return s.recv(1) == b''
-    except (ConnectionResetError, BrokenPipeError):
-        return True
+from frameclient import closed, frame, recv_exact, recv_frame
 
 
 class Conn:
