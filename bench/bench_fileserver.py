@@ -85,6 +85,9 @@ import sys
 import tempfile
 import time
 
+# The process-tree walk is the server benchmark's (same folder).
+from bench_server import process_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VSFTPD = "/usr/sbin/vsftpd"
 NGINX = "/usr/sbin/nginx"
@@ -138,30 +141,20 @@ def tree_cpu(root):
     """CPU seconds of root's process tree: utime + stime of each live
     process, plus root's cutime + cstime (children it has reaped)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children = {}
-    stats = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    total = 0
+    for p in process_tree(root):
         try:
-            with open("/proc/%s/stat" % d) as f:
+            with open("/proc/%d/stat" % p) as f:
                 s = f.read()
         except OSError:
-            continue
-        fields = s[s.rfind(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(d))
-        stats[int(d)] = fields
-    total, todo = 0, [root]
-    while todo:
-        p = todo.pop()
-        f = stats.get(p)
-        if f is None:
-            continue
-        # fields[0] is the state (field 3 of stat): utime is field 14.
+            continue  # gone meanwhile
+        # After the parenthesised name, fields[0] is the state (field 3 of
+        # stat): utime and stime are fields 14 and 15, and the root's
+        # cutime and cstime (16, 17) count its children already reaped.
+        f = s[s.rfind(")") + 2:].split()
         total += int(f[11]) + int(f[12])
         if p == root:
             total += int(f[13]) + int(f[14])
-        todo.extend(children.get(p, []))
     return total / ticks
 
 

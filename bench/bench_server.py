@@ -251,11 +251,11 @@ def process_tree(root):
         # The name is in parentheses and may hold spaces: split after it.
         fields = stat[stat.rfind(")") + 2:].split()
         children.setdefault(int(fields[1]), []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [root]
+    while pending:
+        p = pending.pop()
         out.append(p)
-        todo.extend(children.get(p, []))
+        pending.extend(children.get(p, []))
     return out
 
 
