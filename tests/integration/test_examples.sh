@@ -135,7 +135,11 @@ grep -qE "^$n clients served by one thread in [0-9]+ ms$" <<<"$out" ||
     fail "co_echo_server --selftest: $out"
 # Serve mode: echo upper-cased, then SIGTERM stops it, with a client
 # still connected (its coroutine is cancelled and closes the socket).
-timeout 30 "$EX/co_echo_server" >"$tmp/echo" 2>&1 &
+# --foreground: without it timeout sends SIGTERM to the child and then to
+# its whole process group, so a second SIGTERM can land after the server
+# has closed its subscription (and restored the default action) and kill
+# it - the exit 143 one CI run saw.
+timeout --foreground 30 "$EX/co_echo_server" >"$tmp/echo" 2>&1 &
 pid=$!
 for _ in $(seq 50); do
     grep -q '^serving' "$tmp/echo" && break

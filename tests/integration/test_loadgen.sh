@@ -15,7 +15,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-timeout 60 "$SRV" >"$tmp/srv" 2>&1 &
+# --foreground: one SIGTERM to the server, not a second to the group.
+timeout --foreground 60 "$SRV" >"$tmp/srv" 2>&1 &
 pid=$!
 for _ in $(seq 50); do
     grep -q '^listening on' "$tmp/srv" && break
