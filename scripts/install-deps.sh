@@ -9,18 +9,21 @@ set -eu
 # runtimes. bench: python3 for the Python contenders, python3-gevent
 # (gevent and greenlet) for bench_co's. weftd and weft: libcrypto
 # (SHA-256) from libssl-dev; weft's shell: libedit (line editing); weftd's
-# password hashes (argon2id): libsodium-dev.
+# password hashes (argon2id): libsodium-dev; their TLS tests: the openssl
+# command (it makes a throwaway certificate). Queues and pools over Redis:
+# hiredis, and redis-server, which the tests start on loopback.
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libedit-dev libsodium-dev procps python3
-python3-gevent"
+python3-gevent openssl libhiredis-dev redis-server"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
 # make bench: the file-server benchmark's peers (vsftpd; nginx for its
-# autoindex listing; curl as their client). Only there: installing them
-# may start system services on ports 21 and 80 on a systemd host.
+# autoindex listing; curl as their client), wrk for the HTTP benchmark and
+# Python's RQ for the Redis pool's. Only there: installing them may start
+# system services on ports 21 and 80 on a systemd host.
 if [ "${1:-}" = "--bench" ]; then
-    PKGS="$PKGS vsftpd nginx-light curl"
+    PKGS="$PKGS vsftpd nginx-light curl wrk python3-rq"
 fi
 
 missing=""
