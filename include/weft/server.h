@@ -194,6 +194,11 @@ WEFT_API int weft_request_stop_fd(const weft_request *r);
  * input is ready (or the peer closed: the next read says so);
  * -ESHUTDOWN the server is stopping; -ETIMEDOUT idle too long. */
 WEFT_API int weft_request_wait(weft_request *r);
+/* weft_request_wait on another descriptor: for a handler that puts a
+ * layer between the client and its protocol (weftd's TLS runs the
+ * protocol over one end of a socket pair) and waits for the next request
+ * on that layer's end. The same idle timeout and stop. */
+WEFT_API int weft_request_wait_fd(weft_request *r, int fd);
 /* Wait as weft_request_wait, then read what is there (up to cap): the
  * count, 0 at end of file, -ESHUTDOWN, -ETIMEDOUT, -ECONNRESET... */
 WEFT_API ssize_t weft_request_recv(weft_request *r, void *buf, size_t cap);

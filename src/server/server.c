@@ -472,21 +472,20 @@ int weft_request_stopping(const weft_request *r)
     return r && atomic_load(&r->srv->ctr->stopping) ? 1 : 0;
 }
 
-int weft_request_wait(weft_request *r)
+/* weft_request_wait on descriptor fd (the client's socket, or a
+ * handler's own layer in front of it). */
+static int wait_readable(weft_request *r, int fd)
 {
-    weft_server *s;
+    weft_server *s = r->srv;
     int rc;
 
-    if (!r)
-        return -EINVAL;
-    s = r->srv;
     if (atomic_load(&s->ctr->stopping))
         return -ESHUTDOWN;
     if (r->co) {
         /* The scheduler's watcher cancels idle waiters when the stop
          * comes (coroutine.c): a coroutine cannot poll two descriptors. */
         r->idle = true;
-        rc = weft_co_wait_fd(r->fd, WEFT_CO_READ, s->o.idle_timeout_ms);
+        rc = weft_co_wait_fd(fd, WEFT_CO_READ, s->o.idle_timeout_ms);
         r->idle = false;
         if (rc > 0)
             return 0;
@@ -495,7 +494,7 @@ int weft_request_wait(weft_request *r)
         return rc;
     }
     for (;;) {
-        struct pollfd p[2] = {{r->fd, POLLIN, 0}, {s->stop_efd, POLLIN, 0}};
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {s->stop_efd, POLLIN, 0}};
         rc = poll(p, 2, s->o.idle_timeout_ms);
         if (rc < 0 && errno == EINTR)
             continue; /* a signal: the stop, if it is one, shows in p[1] */
@@ -507,6 +506,16 @@ int weft_request_wait(weft_request *r)
             return -ESHUTDOWN;
         return 0;
     }
+}
+
+int weft_request_wait(weft_request *r)
+{
+    return r ? wait_readable(r, r->fd) : -EINVAL;
+}
+
+int weft_request_wait_fd(weft_request *r, int fd)
+{
+    return r && fd >= 0 ? wait_readable(r, fd) : -EINVAL;
 }
 
 ssize_t weft_request_recv(weft_request *r, void *buf, size_t cap)

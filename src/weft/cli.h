@@ -49,6 +49,14 @@ typedef struct cli_session {
     int fd;             /* the connection, or -1 */
     const char *user;   /* --user or $WEFT_USER: log in as (not owned) */
     char *password;     /* asked once, kept for reconnections (owned) */
+    /* TLS (--tls, --tls-ca): the protocol reads and writes fd, the TLS
+     * pump's end of a socket pair (weftd's tls.h); sock is the TCP
+     * socket under it. Without TLS, fd is the socket and sock -1. */
+    bool tls;
+    const char *tls_ca;         /* trust this PEM, not the system's CAs */
+    struct ssl_ctx_st *tls_ctx; /* made at the first connection */
+    struct tls_pump *pump;
+    int sock;
 } cli_session;
 
 /* ---- proto.c ------------------------------------------------------------ */

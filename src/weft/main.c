@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "cli.h"
 
 static void help(FILE *f)
@@ -42,11 +44,19 @@ static void help(FILE *f)
             "step\n"
             "                           of a transfer (default %d; -1: "
             "forever)\n"
+            "      --tls                connect with TLS, checking the "
+            "server's\n"
+            "                           certificate (default: $WEFT_TLS)\n"
+            "      --tls-ca FILE        trust FILE's certificates instead of "
+            "the\n"
+            "                           system's (implies --tls; default: "
+            "$WEFT_TLS_CA)\n"
             "  -h, --help               this help\n"
             "  -V, --version            the version\n"
             "\n"
             "Environment: WEFT_SERVER; WEFT_USER and WEFT_PASSWORD to log "
-            "in.\n"
+            "in;\n"
+            "WEFT_TLS=1 and WEFT_TLS_CA for TLS.\n"
             "\n"
             "Exit codes: 0 ok, 1 other error, 2 usage, 3 cannot connect or "
             "connection\n"
@@ -81,16 +91,22 @@ int main(int argc, char **argv)
         {"user", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
+        {"tls", no_argument, NULL, 'T'},
+        {"tls-ca", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *env = getenv("WEFT_SERVER");
     const char *user = getenv("WEFT_USER");
+    const char *tls = getenv("WEFT_TLS"), *tls_ca = getenv("WEFT_TLS_CA");
     cli_session s = {
         .server = env != NULL && *env != '\0' ? env : CLI_DEFAULT_SERVER,
         .timeout_ms = CLI_DEFAULT_TIMEOUT,
         .fd = -1,
         .user = user != NULL && *user != '\0' ? user : NULL,
+        .tls = tls != NULL && *tls != '\0' && strcmp(tls, "0") != 0,
+        .tls_ca = tls_ca != NULL && *tls_ca != '\0' ? tls_ca : NULL,
+        .sock = -1,
     };
     int c;
     opterr = 0;
@@ -113,6 +129,12 @@ int main(int argc, char **argv)
                 return cli_fail(CLI_USAGE, NULL,
                                 "--timeout wants milliseconds (> 0, or -1)");
             break;
+        case 'T':
+            s.tls = true;
+            break;
+        case 'C':
+            s.tls_ca = optarg;
+            break;
         case 'h':
             help(stdout);
             return CLI_OK;
@@ -133,6 +155,8 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_fail(CLI_USAGE, NULL, "a command is wanted (try --help)");
+    if (s.tls_ca != NULL)
+        s.tls = true;
     s.progress = isatty(STDERR_FILENO);
     const char *cmd = argv[optind];
     int code;
@@ -146,5 +170,6 @@ int main(int argc, char **argv)
     }
     cli_close(&s, true);
     cli_forget_password(&s);
+    SSL_CTX_free(s.tls_ctx);
     return code;
 }

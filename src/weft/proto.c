@@ -21,6 +21,7 @@
 #include <weft/net.h>
 
 #include "cli.h"
+#include "tls.h" /* weftd's, shared */
 
 /* How long quit's answer is awaited when closing: closing is not worth a
  * long wait. */
@@ -118,6 +119,8 @@ static const struct {
     {"no_space", CLI_SPACE, "no space left on the server", false},
     {"checksum", CLI_CHECKSUM, "checksum mismatch", false},
     {"busy", CLI_CONN, "server busy (at its connection limit)", false},
+    {"tls_required", CLI_CONN,
+     "plain connections are for the server's own machine: use --tls", false},
     {"version", CLI_ERR, "no protocol version in common", false},
     {"unknown_command", CLI_ERR, "command unknown to the server", false},
     {"bad_request", CLI_ERR, "bad request", true},
@@ -264,6 +267,59 @@ static int hello(cli_session *s, const char *what)
     return code;
 }
 
+/* The host part of "HOST:PORT" or "[V6]:PORT", for checking the
+ * server's certificate: 0, or -1 if it does not fit. */
+static int server_host(const char *server, char *host, size_t cap)
+{
+    const char *end;
+    if (server[0] == '[') {
+        server++;
+        end = strchr(server, ']');
+    } else {
+        end = strrchr(server, ':');
+    }
+    if (end == NULL || (size_t)(end - server) >= cap)
+        return -1;
+    memcpy(host, server, (size_t)(end - server));
+    host[end - server] = '\0';
+    return 0;
+}
+
+/* TLS over the connected socket fd: the handshake, checking the server's
+ * certificate for its name, then the pump; s->fd becomes the pump's end.
+ * CLI_OK, or a failure (printed; fd is closed). */
+static int start_tls(cli_session *s, const char *what, int fd)
+{
+    char err[256], host[256];
+    SSL *ssl = NULL;
+
+    if (s->tls_ctx == NULL) {
+        s->tls_ctx = tls_client_ctx(s->tls_ca, err, sizeof err);
+        if (s->tls_ctx == NULL) {
+            close(fd);
+            return cli_fail(CLI_USAGE, what, "TLS: %s", err);
+        }
+    }
+    if (server_host(s->server, host, sizeof host) < 0) {
+        close(fd);
+        return cli_fail(CLI_USAGE, what, "bad server address '%s'", s->server);
+    }
+    if (tls_handshake(s->tls_ctx, fd, false, host, s->timeout_ms, &ssl, err,
+                      sizeof err) < 0) {
+        close(fd);
+        return cli_fail(CLI_CONN, what, "%s: %s", s->server, err);
+    }
+    int rc = tls_pump_start(&s->pump, s->tls_ctx, ssl, fd, s->timeout_ms);
+    if (rc < 0) {
+        SSL_free(ssl);
+        close(fd);
+        return cli_fail(CLI_CONN, what, "TLS: %s", weft_strerror(rc));
+    }
+    s->sock = fd;
+    s->fd = tls_pump_fd(s->pump);
+    return CLI_OK;
+}
+
 int cli_connect(cli_session *s, const char *what)
 {
     if (s->fd >= 0) {
@@ -284,7 +340,13 @@ int cli_connect(cli_session *s, const char *what)
     if (fd < 0)
         return cli_fail(CLI_CONN, what, "cannot connect to %s: %s", s->server,
                         weft_strerror(fd));
-    s->fd = fd;
+    if (s->tls) {
+        int code = start_tls(s, what, fd);
+        if (code != CLI_OK)
+            return code;
+    } else {
+        s->fd = fd;
+    }
     int code = hello(s, what);
     if (code != CLI_OK)
         cli_close(s, false);
@@ -306,7 +368,15 @@ void cli_close(cli_session *s, bool say_quit)
             json_decref(reply);
         json_decref(req);
     }
-    close(s->fd);
+    if (s->pump != NULL) {
+        /* The pump closes s->fd; the socket under it is ours. */
+        tls_pump_end(s->pump, NULL, 0);
+        s->pump = NULL;
+        close(s->sock);
+        s->sock = -1;
+    } else {
+        close(s->fd);
+    }
     s->fd = -1;
 }
 

@@ -10,6 +10,8 @@
  *     max-upload = 2G
  *     read-only = false
  *     users = /etc/weftd.users
+ *     tls-cert = /etc/weftd/cert.pem
+ *     tls-key = /etc/weftd/key.pem
  *
  * What the command line gives wins over the file (for listen: any
  * --listen replaces all of the file's). A bad option prints one line on
@@ -49,6 +51,11 @@ static void usage(FILE *f)
             "  --log FILE        log there (default stderr)\n"
             "  --users FILE      users and password hashes: every client "
             "must log in\n"
+            "  --tls-cert FILE   serve TLS too, with this PEM certificate "
+            "chain; plain\n"
+            "                    connections then only from this machine\n"
+            "  --tls-key FILE    its private key (default: in --tls-cert's "
+            "file)\n"
             "  --login-limit N/S lock an address out after N failed logins "
             "in S seconds\n"
             "                    (default 5/60)\n"
@@ -199,6 +206,14 @@ static int set_option(struct weftd_options *o, const char *key,
         if (value[0] == '\0')
             goto bad;
         o->users = value;
+    } else if (strcmp(key, "tls-cert") == 0) {
+        if (value[0] == '\0')
+            goto bad;
+        o->tls_cert = value;
+    } else if (strcmp(key, "tls-key") == 0) {
+        if (value[0] == '\0')
+            goto bad;
+        o->tls_key = value;
     } else if (strcmp(key, "user") == 0) {
         if (value[0] == '\0')
             goto bad;
@@ -299,6 +314,8 @@ static int read_config(const char *file, struct weftd_options *o)
     return rc;
 }
 
+static int merge_config(struct weftd_options *o);
+
 int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
 {
     static const struct option longopts[] = {
@@ -313,6 +330,8 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         {"log", required_argument, NULL, 'L'},
         {"users", required_argument, NULL, 'U'},
         {"user", required_argument, NULL, 'W'},
+        {"tls-cert", required_argument, NULL, 'S'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"insecure-public", no_argument, NULL, 'I'},
         {"no-landlock", no_argument, NULL, 'N'},
         {"login-limit", required_argument, NULL, 'T'},
@@ -320,14 +339,10 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    struct weftd_options file;
     int ch, idx, rc;
 
     memset(o, 0, sizeof *o);
-    memset(&file, 0, sizeof file);
-    o->read_only = file.read_only = -1;
-    o->insecure_public = file.insecure_public = -1;
-    o->no_landlock = file.no_landlock = -1;
+    o->read_only = o->insecure_public = o->no_landlock = -1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
         const char *key = NULL;
@@ -364,8 +379,26 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
                 argv[optind]);
         return -1;
     }
-    if (o->config == NULL)
-        return 0;
+    if (o->config != NULL) {
+        rc = merge_config(o);
+        if (rc < 0)
+            return rc;
+    }
+    if (o->tls_key != NULL && o->tls_cert == NULL) {
+        fprintf(stderr, "weftd: tls-key needs tls-cert\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Read --config's file into o, under what the command line gave. */
+static int merge_config(struct weftd_options *o)
+{
+    struct weftd_options file;
+    int rc;
+
+    memset(&file, 0, sizeof file);
+    file.read_only = file.insecure_public = file.no_landlock = -1;
     rc = read_config(o->config, &file);
     /* The strings are o's from now on, whatever happens. */
     o->owned = file.owned;
@@ -402,6 +435,10 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         o->users = file.users;
     if (o->user == NULL)
         o->user = file.user;
+    if (o->tls_cert == NULL)
+        o->tls_cert = file.tls_cert;
+    if (o->tls_key == NULL)
+        o->tls_key = file.tls_key;
     if (o->insecure_public < 0)
         o->insecure_public = file.insecure_public;
     if (o->no_landlock < 0)

@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "tls.h"
 #include "weftd.h"
 
 #define DEFAULT_ROOT   "./library"
@@ -101,8 +102,7 @@ static int open_root(const char *root)
     return fd;
 }
 
-/* 1 if only this machine can reach a (loopback or unix socket). */
-static int is_local(const weft_addr *a)
+int weftd_addr_is_local(const weft_addr *a)
 {
     const struct sockaddr_storage *ss = &a->ss;
     if (ss->ss_family == AF_UNIX)
@@ -292,6 +292,14 @@ static int run(const struct weftd_options *o)
     cfg.max_upload =
         o->has_max_upload ? o->max_upload : WEFT_FRAME_MAX_BODY_DEFAULT;
     cfg.quota = o->has_quota ? o->quota : 0;
+    if (o->tls_cert != NULL) {
+        char err[256];
+        cfg.tls = tls_server_ctx(o->tls_cert, o->tls_key, err, sizeof err);
+        if (cfg.tls == NULL) {
+            fprintf(stderr, "weftd: --tls-cert: %s\n", err);
+            goto out;
+        }
+    }
     if (users.n > 0 &&
         weftd_auth_create(&cfg.auth, &users,
                           o->has_login_limit ? o->login_max
@@ -342,7 +350,7 @@ static int run(const struct weftd_options *o)
     bool exposed = false;
     for (size_t i = 0; i < weft_server_count(srv); i++) {
         weft_addr a;
-        if (weft_server_addr(srv, i, &a) == 0 && !is_local(&a))
+        if (weft_server_addr(srv, i, &a) == 0 && !weftd_addr_is_local(&a))
             exposed = true;
     }
     if (exposed && cfg.auth == NULL && o->insecure_public != 1) {
@@ -364,7 +372,7 @@ static int run(const struct weftd_options *o)
                     cfg.read_only ? "read" : "read, change and delete");
             weftd_log(WEFT_LOG_WARN, "listening beyond loopback without "
                                      "authentication");
-        } else {
+        } else if (cfg.tls == NULL) {
             fprintf(stderr, "weftd: WARNING: listening beyond this machine "
                             "without TLS: passwords and files cross the "
                             "network unencrypted\n");
@@ -372,6 +380,11 @@ static int run(const struct weftd_options *o)
     }
     if (cfg.read_only)
         weftd_log(WEFT_LOG_INFO, "read-only");
+    if (cfg.tls != NULL)
+        weftd_log(WEFT_LOG_INFO,
+                  "TLS with %s; plain connections from this "
+                  "machine only",
+                  o->tls_cert);
     fflush(stderr);
 
     rc = weft_server_run(srv);
@@ -385,6 +398,7 @@ out:
     free(abs);
     weftd_auth_destroy(cfg.auth);
     weftd_users_free(&users);
+    SSL_CTX_free(cfg.tls);
     if (cfg.root.fd >= 0)
         close(cfg.root.fd);
     if (lfd >= 0) {

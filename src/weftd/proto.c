@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tls.h"
 #include "weftd.h"
 
 #define SEND_SLICE ((uint64_t)2 << 20) /* bytes per sendfile call */
@@ -44,7 +45,7 @@ enum { GO_ON = 0, CLOSE = 1 };
 struct conn {
     weft_request *req;
     const struct weftd_config *cfg;
-    int fd;     /* the client's socket */
+    int fd;     /* the client's socket, or the TLS pump's end */
     int io_ms;  /* the I/O timeout */
     json_t *id; /* the current request's "id" (borrowed), or NULL */
     char peer[WEFT_ADDR_TEXT_MAX];
@@ -808,6 +809,74 @@ static int dispatch(struct conn *c, json_t *h, uint64_t body)
     return refuse(c, "unknown_command", "unknown command");
 }
 
+/* The native protocol on c->fd until the client quits, goes or idles. */
+static void serve_native(struct conn *c)
+{
+    /* No body limit in the frame layer: weftd answers too_large itself. */
+    weft_frame_limits lim = {.max_header = WEFT_FRAME_MAX_HEADER_DEFAULT,
+                             .max_body = UINT64_MAX};
+
+    for (;;) {
+        json_t *h = NULL;
+        uint64_t body = 0;
+        if (weft_request_wait_fd(c->req, c->fd) < 0)
+            break;
+        int rc = weft_frame_recv(c->fd, &lim, &h, &body, c->io_ms);
+        if (rc == WEFT_EHDRLEN || rc == WEFT_EHDRJSON || rc == WEFT_EBODYSIZE) {
+            /* The framing is lost: answer, then close. */
+            c->id = NULL;
+            refuse(c, "bad_request", "%s", weft_strerror(rc));
+            linger_close(c, 0);
+            break;
+        }
+        if (rc < 0)
+            break;
+        c->id = json_object_get(h, "id");
+        rc = dispatch(c, h, body);
+        json_decref(h);
+        if (rc != GO_ON)
+            break;
+    }
+}
+
+/* The first byte tells TLS (a handshake record) from plain. With
+ * --tls-cert a TLS connection is served through the pump (tls.c), whose
+ * socket pair end becomes c->fd; a plain one only from this machine.
+ * Without it, a TLS client is told nothing it could read: it is logged
+ * and closed. GO_ON, or CLOSE when the connection is done. */
+static int start_tls(struct conn *c, tls_pump **pump)
+{
+    unsigned char first;
+
+    if (weft_request_wait(c->req) < 0)
+        return CLOSE;
+    if (weft_co_recv(c->fd, &first, 1, MSG_PEEK, c->io_ms) != 1)
+        return CLOSE;
+    if (first != TLS_RECORD_HANDSHAKE) {
+        if (c->cfg->tls == NULL ||
+            weftd_addr_is_local(weft_request_peer(c->req)))
+            return GO_ON;
+        refuse(c, "tls_required",
+               "this server takes plain connections from its own machine "
+               "only: connect with TLS (weft --tls)");
+        return linger_close(c, 0);
+    }
+    if (c->cfg->tls == NULL) {
+        weftd_log(WEFT_LOG_INFO,
+                  "%s: a TLS handshake, but weftd has no "
+                  "--tls-cert: closed",
+                  c->peer);
+        return CLOSE;
+    }
+    int rc = tls_pump_start(pump, c->cfg->tls, NULL, c->fd, c->io_ms);
+    if (rc < 0) {
+        weftd_log(WEFT_LOG_WARN, "%s: TLS: %s", c->peer, weft_strerror(rc));
+        return CLOSE;
+    }
+    c->fd = tls_pump_fd(*pump);
+    return GO_ON;
+}
+
 void weftd_handle(weft_request *req, void *arg)
 {
     struct conn c = {.req = req,
@@ -815,35 +884,17 @@ void weftd_handle(weft_request *req, void *arg)
                      .fd = weft_request_fd(req),
                      .io_ms = weft_request_io_timeout(req),
                      .user_root.fd = -1};
-    /* No body limit in the frame layer: weftd answers too_large itself. */
-    weft_frame_limits lim = {.max_header = WEFT_FRAME_MAX_HEADER_DEFAULT,
-                             .max_body = UINT64_MAX};
+    tls_pump *pump = NULL;
+    char err[256];
 
     if (weft_addr_format(weft_request_peer(req), c.peer, sizeof c.peer) < 0)
         snprintf(c.peer, sizeof c.peer, "?");
     logout(&c); /* the session starts as nobody's */
-    for (;;) {
-        json_t *h = NULL;
-        uint64_t body = 0;
-        if (weft_request_wait(req) < 0)
-            break;
-        int rc = weft_frame_recv(c.fd, &lim, &h, &body, c.io_ms);
-        if (rc == WEFT_EHDRLEN || rc == WEFT_EHDRJSON || rc == WEFT_EBODYSIZE) {
-            /* The framing is lost: answer, then close. */
-            c.id = NULL;
-            refuse(&c, "bad_request", "%s", weft_strerror(rc));
-            linger_close(&c, 0);
-            break;
-        }
-        if (rc < 0)
-            break;
-        c.id = json_object_get(h, "id");
-        rc = dispatch(&c, h, body);
-        json_decref(h);
-        if (rc != GO_ON)
-            break;
-    }
+    if (start_tls(&c, &pump) == GO_ON)
+        serve_native(&c);
     logout(&c);
+    if (pump != NULL && tls_pump_end(pump, err, sizeof err) < 0)
+        weftd_log(WEFT_LOG_INFO, "%s: %s", c.peer, err);
 }
 
 int weftd_refusal(weft_buf *out)

@@ -13,6 +13,8 @@
  *   auth.c     logins: argon2id verification, failed logins rate-limited
  *              per client address in memory shared by every process
  *   confine.c  after binding: the privilege drop (--user) and Landlock
+ *   tls.c      TLS (--tls-cert): OpenSSL, pumped through a socket pair
+ *              (tls.h; the client compiles it too)
  *
  * Untrusted bytes are read in proto.c (frames and their fields) and
  * path.c (paths); fs.c is the only file that turns a path into a
@@ -75,6 +77,10 @@ struct weftd_config {
     uint64_t max_upload; /* bytes in one request body */
     uint64_t quota;      /* bytes in the whole library; 0: none */
     weftd_auth *auth;    /* NULL: no users, no login */
+    /* OpenSSL's SSL_CTX (tls.h), NULL without --tls-cert. With it, a
+     * connection that starts with a TLS handshake is served through TLS;
+     * a plain one only from this machine (loopback, unix socket). */
+    struct ssl_ctx_st *tls;
 };
 
 /* ---- config.c ----------------------------------------------------------- */
@@ -93,6 +99,8 @@ struct weftd_options {
     const char *log;
     const char *config;
     const char *users;   /* --users FILE */
+    const char *tls_cert; /* --tls-cert FILE (PEM chain) */
+    const char *tls_key;  /* --tls-key FILE (PEM; default: in tls_cert) */
     const char *user;    /* --user NAME: drop to this user after binding */
     int insecure_public; /* -1 unset, 0, 1: serve beyond loopback unauthed */
     int no_landlock;     /* -1 unset, 0, 1 */
@@ -115,6 +123,11 @@ void weftd_options_free(struct weftd_options *o);
 /* "512", "64K", "10M", "1G", "2T" (binary multiples, optional "B" or
  * "iB"): 0 and *out, or -1. */
 int weftd_parse_size(const char *s, uint64_t *out);
+
+/* ---- main.c ------------------------------------------------------------- */
+
+/* 1 if only this machine can reach a (loopback or unix socket). */
+int weftd_addr_is_local(const weft_addr *a);
 
 /* ---- log.c -------------------------------------------------------------- */
 

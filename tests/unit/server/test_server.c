@@ -95,6 +95,32 @@ static void frame_echo(weft_request *r, void *arg)
     free(body);
 }
 
+/* weft_request_wait_fd: waits on a descriptor of the handler's own (a
+ * pipe here; weftd's TLS layer in real life), not the client's socket.
+ * Answers "timeout" when the idle timeout passes on the silent pipe
+ * although the client has sent a byte, "ready" when the pipe has
+ * input, "shutdown" when the server stops during a wait. */
+static void wait_elsewhere(weft_request *r, void *arg)
+{
+    int p[2], rc;
+    char c = 'x';
+    const char *say;
+
+    (void)arg;
+    if (weft_request_wait(r) < 0 || pipe(p) < 0)
+        return;
+    rc = weft_request_wait_fd(r, p[0]); /* nothing ever comes */
+    say = rc == -ETIMEDOUT ? "timeout " : rc == -ESHUTDOWN ? "shutdown " : "?";
+    if (weft_request_write_all(r, say, strlen(say)) == 0 && rc == -ETIMEDOUT &&
+        write(p[1], &c, 1) == 1) {
+        rc = weft_request_wait_fd(r, p[0]);
+        say = rc == 0 ? "ready" : "?";
+        weft_request_write_all(r, say, strlen(say));
+    }
+    close(p[0]);
+    close(p[1]);
+}
+
 static void udp_echo(weft_request *r, void *arg)
 {
     size_t len;
@@ -596,6 +622,45 @@ static void test_idle_timeout(void **state)
     }
 }
 
+/* weft_request_wait_fd, in every model: the idle timeout and the stop
+ * apply to the handler's own descriptor. */
+static void test_wait_fd(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_request_wait_fd(NULL, 0), -EINVAL);
+    for (int m = 0; m < WEFT_MODEL_COUNT; m++) {
+        weft_server_opts o = {.model = (weft_server_model)m,
+                              .handler = wait_elsewhere,
+                              .workers = 2,
+                              .idle_timeout_ms = 200};
+        struct srv v = start(o);
+        int fd = dial(&v);
+        char buf[64] = {0};
+        int64_t t0 = now_ms();
+
+        assert_int_equal(weft_write_all(fd, "x", 1, NULL, 1000), 0);
+        assert_int_equal(weft_read_exact(fd, buf, 13, NULL, 5000), 0);
+        assert_string_equal(buf, "timeout ready");
+        assert_true(now_ms() - t0 >= 150);
+        close(fd);
+        assert_int_equal(stop(&v), 0);
+
+        /* A long idle timeout: the stop ends the wait at once. */
+        o.idle_timeout_ms = 60000;
+        v = start(o);
+        fd = dial(&v);
+        assert_int_equal(weft_write_all(fd, "x", 1, NULL, 1000), 0);
+        usleep(100 * 1000); /* the handler is waiting on its pipe */
+        t0 = now_ms();
+        assert_int_equal(stop(&v), 0);
+        assert_true(now_ms() - t0 < 5000);
+        memset(buf, 0, sizeof buf);
+        assert_int_equal(weft_read_exact(fd, buf, 9, NULL, 5000), 0);
+        assert_string_equal(buf, "shutdown ");
+        close(fd);
+    }
+}
+
 /* ---- UDP ----------------------------------------------------------------- */
 
 static void test_udp(void **state)
@@ -719,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_grace_expires),
         cmocka_unit_test(test_handler_crash),
         cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_wait_fd),
         cmocka_unit_test(test_udp),
         cmocka_unit_test(test_stop_at_once),
     };
