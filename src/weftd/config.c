@@ -63,6 +63,13 @@ static void usage(FILE *f)
             "binding\n"
             "  --no-landlock     do not confine weftd to the library with "
             "Landlock\n"
+            "  --io-timeout MS   each step of a transfer, and a request's "
+            "head (30000)\n"
+            "  --idle-timeout MS a connection's wait for its next request "
+            "(300000)\n"
+            "  --insecure-http-auth  take HTTP Basic logins over plain "
+            "connections\n"
+            "                    from beyond this machine too\n"
             "  --insecure-public serve beyond loopback without --users "
             "(anyone may\n"
             "                    read and change the library)\n"
@@ -222,6 +229,16 @@ static int set_option(struct weftd_options *o, const char *key,
         o->insecure_public = value == NULL ? 1 : parse_bool(value);
         if (o->insecure_public < 0)
             goto bad;
+    } else if (strcmp(key, "insecure-http-auth") == 0) {
+        o->insecure_http_auth = value == NULL ? 1 : parse_bool(value);
+        if (o->insecure_http_auth < 0)
+            goto bad;
+    } else if (strcmp(key, "io-timeout") == 0) {
+        if (parse_int(value, 1, 86400000, &o->io_ms) < 0)
+            goto bad;
+    } else if (strcmp(key, "idle-timeout") == 0) {
+        if (parse_int(value, 1, 86400000, &o->idle_ms) < 0)
+            goto bad;
     } else if (strcmp(key, "no-landlock") == 0) {
         o->no_landlock = value == NULL ? 1 : parse_bool(value);
         if (o->no_landlock < 0)
@@ -334,6 +351,9 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
         {"tls-key", required_argument, NULL, 'K'},
         {"insecure-public", no_argument, NULL, 'I'},
         {"no-landlock", no_argument, NULL, 'N'},
+        {"insecure-http-auth", no_argument, NULL, 'H'},
+        {"io-timeout", required_argument, NULL, 'O'},
+        {"idle-timeout", required_argument, NULL, 'D'},
         {"login-limit", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
@@ -343,6 +363,7 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
 
     memset(o, 0, sizeof *o);
     o->read_only = o->insecure_public = o->no_landlock = -1;
+    o->insecure_http_auth = -1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
         const char *key = NULL;
@@ -370,7 +391,7 @@ int weftd_options_parse(int argc, char **argv, struct weftd_options *o)
              * weftd's value options are long only. */
             break;
         }
-        bool flag = ch == 'R' || ch == 'I' || ch == 'N';
+        bool flag = ch == 'R' || ch == 'I' || ch == 'N' || ch == 'H';
         if (set_option(o, key, flag ? NULL : optarg, "--") < 0)
             return -1;
     }
@@ -399,6 +420,7 @@ static int merge_config(struct weftd_options *o)
 
     memset(&file, 0, sizeof file);
     file.read_only = file.insecure_public = file.no_landlock = -1;
+    file.insecure_http_auth = -1;
     rc = read_config(o->config, &file);
     /* The strings are o's from now on, whatever happens. */
     o->owned = file.owned;
@@ -443,6 +465,12 @@ static int merge_config(struct weftd_options *o)
         o->insecure_public = file.insecure_public;
     if (o->no_landlock < 0)
         o->no_landlock = file.no_landlock;
+    if (o->insecure_http_auth < 0)
+        o->insecure_http_auth = file.insecure_http_auth;
+    if (o->io_ms == 0)
+        o->io_ms = file.io_ms;
+    if (o->idle_ms == 0)
+        o->idle_ms = file.idle_ms;
     if (!o->has_login_limit && file.has_login_limit) {
         o->login_max = file.login_max;
         o->login_window = file.login_window;

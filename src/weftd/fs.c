@@ -239,13 +239,11 @@ static int json_str(weft_buf *b, const char *s)
     return rc == 0 ? weft_buf_append(b, "\"", 1) : rc;
 }
 
-/* One entry of a listing, appended to b as a JSON object. */
-static int entry(const struct weftd_root *r, int dfd, const char *path,
-                 const char *name, weft_buf *b)
+/* One entry of a listing: what name (in the folder dfd, at path) is. */
+static void describe(const struct weftd_root *r, int dfd, const char *path,
+                     const char *name, struct weftd_entry *e)
 {
     struct stat st;
-    const char *type = "other";
-    int rc;
 
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         memset(&st, 0, sizeof st);
@@ -262,25 +260,16 @@ static int entry(const struct weftd_root *r, int dfd, const char *path,
         if (fd >= 0)
             close(fd);
     }
-    if (S_ISREG(st.st_mode))
-        type = "file";
-    else if (S_ISDIR(st.st_mode))
-        type = "dir";
-    rc = weft_buf_append_str(b, "{\"name\":");
-    if (rc == 0)
-        rc = json_str(b, name);
-    if (rc == 0)
-        rc = weft_buf_appendf(
-            b, ",\"type\":\"%s\",\"size\":%lld,\"mtime\":%lld}", type,
-            (long long)(S_ISREG(st.st_mode) ? st.st_size : 0),
-            (long long)st.st_mtim.tv_sec);
-    return rc;
+    e->name = name;
+    e->type = S_ISREG(st.st_mode)   ? "file"
+              : S_ISDIR(st.st_mode) ? "dir"
+                                    : "other";
+    e->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    e->mtime = (int64_t)st.st_mtim.tv_sec;
 }
 
-/* Written as text straight into one buffer (no JSON object per entry):
- * a 10,000-file folder is listed many times a second. */
-int weftd_list(const struct weftd_root *r, const char *path, weft_buf *body,
-               size_t *count)
+int weftd_list_each(const struct weftd_root *r, const char *path,
+                    weftd_entry_cb cb, void *ud, size_t *count)
 {
     int fd = weftd_open(r, path, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
@@ -306,24 +295,50 @@ int weftd_list(const struct weftd_root *r, const char *path, weft_buf *body,
         names_base = ns.text.data;
         qsort(ns.off, ns.n, sizeof *ns.off, by_name);
     }
-    weft_buf_reset(body);
-    if (rc == 0)
-        rc = weft_buf_append(body, "[", 1);
     for (size_t i = 0; rc == 0 && i < ns.n; i++) {
-        if (i > 0)
-            rc = weft_buf_append(body, ",", 1);
-        if (rc == 0)
-            rc = entry(r, dirfd(d), path, ns.text.data + ns.off[i], body);
+        struct weftd_entry e;
+        describe(r, dirfd(d), path, ns.text.data + ns.off[i], &e);
+        rc = cb(ud, &e);
     }
-    if (rc == 0)
-        rc = weft_buf_append(body, "]", 1);
     free(ns.off);
     weft_buf_free(&ns.text);
     closedir(d);
     if (rc < 0)
-        return rc == -EMSGSIZE ? -ENOMEM : rc;
-    *count = ns.n;
+        return rc;
+    if (count != NULL)
+        *count = ns.n;
     return 0;
+}
+
+/* weftd_list's callback: one entry as a JSON object, after a comma
+ * unless it is the first. */
+static int json_entry(void *ud, const struct weftd_entry *e)
+{
+    weft_buf *b = ud;
+    int rc = b->len > 1 ? weft_buf_append(b, ",", 1) : 0;
+    if (rc == 0)
+        rc = weft_buf_append_str(b, "{\"name\":");
+    if (rc == 0)
+        rc = json_str(b, e->name);
+    if (rc == 0)
+        rc = weft_buf_appendf(
+            b, ",\"type\":\"%s\",\"size\":%llu,\"mtime\":%lld}", e->type,
+            (unsigned long long)e->size, (long long)e->mtime);
+    return rc;
+}
+
+/* Written as text straight into one buffer (no JSON object per entry):
+ * a 10,000-file folder is listed many times a second. */
+int weftd_list(const struct weftd_root *r, const char *path, weft_buf *body,
+               size_t *count)
+{
+    weft_buf_reset(body);
+    int rc = weft_buf_append(body, "[", 1);
+    if (rc == 0)
+        rc = weftd_list_each(r, path, json_entry, body, count);
+    if (rc == 0)
+        rc = weft_buf_append(body, "]", 1);
+    return rc == -EMSGSIZE ? -ENOMEM : rc;
 }
 
 /* ---- mkdir, delete ------------------------------------------------------- */

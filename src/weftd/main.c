@@ -292,6 +292,7 @@ static int run(const struct weftd_options *o)
     cfg.max_upload =
         o->has_max_upload ? o->max_upload : WEFT_FRAME_MAX_BODY_DEFAULT;
     cfg.quota = o->has_quota ? o->quota : 0;
+    cfg.insecure_http_auth = o->insecure_http_auth == 1;
     if (o->tls_cert != NULL) {
         char err[256];
         cfg.tls = tls_server_ctx(o->tls_cert, o->tls_key, err, sizeof err);
@@ -336,6 +337,8 @@ static int run(const struct weftd_options *o)
                            .arg = &cfg,
                            .workers = o->has_workers ? o->workers : 0,
                            .max_conns = o->has_max_conns ? o->max_conns : 0,
+                           .io_timeout_ms = o->io_ms,
+                           .idle_timeout_ms = o->idle_ms,
                            .refusal = refusal.data,
                            .refusal_len = refusal.len,
                            .stack_size = STACK_SIZE};

@@ -877,6 +877,36 @@ static int start_tls(struct conn *c, tls_pump **pump)
     return GO_ON;
 }
 
+/* HTTP or the native protocol? A frame starts with its header's length,
+ * 4 bytes little-endian, at most 64 KiB: its last two bytes are zero. An
+ * HTTP request starts with its method and a space ("GET ", "HEAD",
+ * "POST", "PUT ", "DELE", "OPTI"): four bytes of capitals and spaces,
+ * which as a length would be over 500 MB. 1 for HTTP, 0 for native, -1
+ * when the client went or sent nothing within the I/O timeout. */
+static int speaks_http(struct conn *c)
+{
+    unsigned char b[4];
+    weft_deadline d = weft_deadline_in(c->io_ms);
+
+    if (weft_request_wait_fd(c->req, c->fd) < 0)
+        return -1;
+    for (;;) {
+        ssize_t n = weft_co_recv(c->fd, b, sizeof b, MSG_PEEK,
+                                 weft_deadline_remaining_ms(d));
+        if (n <= 0)
+            return -1;
+        for (ssize_t i = 0; i < n; i++)
+            if (!((b[i] >= 'A' && b[i] <= 'Z') || b[i] == ' '))
+                return 0;
+        if (n == 4)
+            return 1;
+        /* A few capitals so far: wait for the rest (rare; a byte-by-byte
+         * client). */
+        if (weft_deadline_expired(d) || weft_co_sleep(5) < 0)
+            return -1;
+    }
+}
+
 void weftd_handle(weft_request *req, void *arg)
 {
     struct conn c = {.req = req,
@@ -890,8 +920,13 @@ void weftd_handle(weft_request *req, void *arg)
     if (weft_addr_format(weft_request_peer(req), c.peer, sizeof c.peer) < 0)
         snprintf(c.peer, sizeof c.peer, "?");
     logout(&c); /* the session starts as nobody's */
-    if (start_tls(&c, &pump) == GO_ON)
-        serve_native(&c);
+    if (start_tls(&c, &pump) == GO_ON) {
+        int http = speaks_http(&c);
+        if (http == 1)
+            weftd_web_serve(req, c.cfg, c.fd, pump != NULL, c.peer);
+        else if (http == 0)
+            serve_native(&c);
+    }
     logout(&c);
     if (pump != NULL && tls_pump_end(pump, err, sizeof err) < 0)
         weftd_log(WEFT_LOG_INFO, "%s: %s", c.peer, err);

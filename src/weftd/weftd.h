@@ -13,6 +13,7 @@
  *   auth.c     logins: argon2id verification, failed logins rate-limited
  *              per client address in memory shared by every process
  *   confine.c  after binding: the privilege drop (--user) and Landlock
+ *   web.c      HTTP/1.1 on the same port (http*.c parse it)
  *   tls.c      TLS (--tls-cert): OpenSSL, pumped through a socket pair
  *              (tls.h; the client compiles it too)
  *
@@ -81,6 +82,9 @@ struct weftd_config {
      * connection that starts with a TLS handshake is served through TLS;
      * a plain one only from this machine (loopback, unix socket). */
     struct ssl_ctx_st *tls;
+    /* HTTP Basic logins also over plain connections from beyond this
+     * machine (--insecure-http-auth). */
+    bool insecure_http_auth;
 };
 
 /* ---- config.c ----------------------------------------------------------- */
@@ -98,13 +102,15 @@ struct weftd_options {
     uint64_t quota;
     const char *log;
     const char *config;
-    const char *users;   /* --users FILE */
-    const char *tls_cert; /* --tls-cert FILE (PEM chain) */
-    const char *tls_key;  /* --tls-key FILE (PEM; default: in tls_cert) */
-    const char *user;    /* --user NAME: drop to this user after binding */
-    int insecure_public; /* -1 unset, 0, 1: serve beyond loopback unauthed */
-    int no_landlock;     /* -1 unset, 0, 1 */
-    int login_max;       /* --login-limit N/SECONDS */
+    const char *users;      /* --users FILE */
+    const char *tls_cert;   /* --tls-cert FILE (PEM chain) */
+    const char *tls_key;    /* --tls-key FILE (PEM; default: in tls_cert) */
+    const char *user;       /* --user NAME: drop to this user after binding */
+    int insecure_public;    /* -1 unset, 0, 1: serve beyond loopback unauthed */
+    int insecure_http_auth; /* -1 unset, 0, 1: HTTP Basic over plain too */
+    int io_ms, idle_ms;     /* --io-timeout, --idle-timeout (0: unset) */
+    int no_landlock;        /* -1 unset, 0, 1 */
+    int login_max;          /* --login-limit N/SECONDS */
     int login_window;
     bool has_workers, has_max_conns, has_max_upload, has_quota;
     bool has_login_limit;
@@ -186,6 +192,22 @@ int weftd_open(const struct weftd_root *r, const char *path, int flags);
 int weftd_open_parent(const struct weftd_root *r, const char *path,
                       const char **name);
 
+/* One entry of a folder: its name, "file", "dir" or "other" (a symlink
+ * is described by what it leads to, if that is inside), its size (files)
+ * and modification time (seconds). */
+struct weftd_entry {
+    const char *name;
+    const char *type;
+    uint64_t size;
+    int64_t mtime;
+};
+/* A non-zero return stops the listing, which returns it. */
+typedef int (*weftd_entry_cb)(void *ud, const struct weftd_entry *e);
+/* Call cb for each entry of the folder path, sorted by name, without
+ * .weft* names and names that are not valid UTF-8. 0 and *count (may be
+ * NULL), -errno, or cb's return. */
+int weftd_list_each(const struct weftd_root *r, const char *path,
+                    weftd_entry_cb cb, void *ud, size_t *count);
 /* The entries of the folder path as the body of a list reply (a JSON
  * array sorted by name, without .weft* names), written into body (reset
  * first): 0 and *count, or -errno. */
@@ -293,6 +315,14 @@ int weftd_landlock(int root_fd, int *abi);
 /* The weft_server handler: one call per connection; arg is the
  * struct weftd_config. */
 void weftd_handle(weft_request *req, void *arg);
+/* ---- web.c -------------------------------------------------------------- */
+
+/* Serve HTTP/1.1 on fd (the client's socket, or the TLS pump's end when
+ * tls) until the client closes, idles out or breaks the protocol. peer
+ * names the client in the log. */
+void weftd_web_serve(weft_request *req, const struct weftd_config *cfg, int fd,
+                     bool tls, const char *peer);
+
 /* The max_conns refusal: a frame {"ok":false,"error":"busy",...}, into
  * out. 0 or -ENOMEM. */
 int weftd_refusal(weft_buf *out);
