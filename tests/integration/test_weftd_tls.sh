@@ -50,6 +50,7 @@ cert elsewhere "DNS:elsewhere.invalid"
 start() { # OUT ARGS...: weftd in the background; sets pid and port
     local out=$1
     shift
+    : >"$out" # before the background job opens it
     "$W" --no-landlock "$@" 2>"$out" &
     pid=$!
     for _ in $(seq 200); do
