@@ -11,10 +11,13 @@ set -eu
 # (SHA-256) from libssl-dev; weft's shell: libedit (line editing); weftd's
 # password hashes (argon2id): libsodium-dev; their TLS tests: the openssl
 # command (it makes a throwaway certificate). Queues and pools over Redis:
-# hiredis, and redis-server, which the tests start on loopback.
+# hiredis, and redis-server, which the tests start on loopback. weftd's
+# HTTP tests: curl, and a real browser - headless Chromium driven by
+# Selenium (chromium, chromium-driver, python3-selenium).
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libedit-dev libsodium-dev procps python3
-python3-gevent openssl libhiredis-dev redis-server"
+python3-gevent openssl libhiredis-dev redis-server curl chromium
+chromium-driver python3-selenium"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
