@@ -61,6 +61,12 @@ void weftd_sha_store(int fd, const struct stat *st, const char *hex)
 {
     (void)fd, (void)st, (void)hex;
 }
+void weftd_sha_final(weftd_sha *s, char hex[65])
+{
+    (void)s;
+    memset(hex, '0', 64);
+    hex[64] = '\0';
+}
 
 /* ---- the library fixture ---------------------------------------------- */
 

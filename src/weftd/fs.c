@@ -594,6 +594,9 @@ static void upload_close(struct weftd_upload *u)
         close(u->part_fd);
     if (u->dir_fd >= 0)
         close(u->dir_fd);
+    if (u->hasher != NULL)
+        u->sha = weftd_hasher_end(u->hasher, false);
+    u->hasher = NULL;
     weftd_sha_free(u->sha);
     u->fd = u->part_fd = u->dir_fd = -1;
     u->sha = NULL;
@@ -717,7 +720,15 @@ void weftd_upload_write(struct weftd_upload *u, const void *p, size_t n)
     const char *c = p;
     if (u->werr != 0)
         return;
-    weftd_sha_update(u->sha, p, n);
+    if (u->hasher == NULL) {
+        weftd_sha_update(u->sha, p, n);
+    } else {
+        int rc = weftd_hasher_feed(u->hasher, p, n);
+        if (rc < 0) {
+            u->werr = rc;
+            return;
+        }
+    }
     while (n > 0) {
         ssize_t w = write(u->fd, c, n);
         if (w < 0 && errno == EINTR)
@@ -738,6 +749,22 @@ void weftd_upload_write(struct weftd_upload *u, const void *p, size_t n)
                         SYNC_FILE_RANGE_WRITE);
         u->flushed = u->size;
     }
+}
+
+int weftd_upload_hash_async(struct weftd_upload *u)
+{
+    if (u->hasher != NULL)
+        return 0;
+    return weftd_hasher_start(&u->hasher, u->sha);
+}
+
+void weftd_upload_digest(struct weftd_upload *u, char hex[65])
+{
+    if (u->hasher != NULL)
+        u->sha = weftd_hasher_end(u->hasher, true);
+    u->hasher = NULL;
+    weftd_sha_final(u->sha, hex);
+    u->sha = NULL;
 }
 
 int weftd_upload_commit(struct weftd_upload *u, const char *hex)

@@ -79,10 +79,9 @@ struct http_request {
 
     /* Private: the parser's state between calls. */
     const char *buf;
-    size_t pos;   /* start of the line not yet parsed */
-    size_t scan;  /* bytes already searched for its LF */
-    size_t start; /* first byte of the request line (after a CRLF) */
-    size_t hdr;   /* first byte of the header section; 0: not there yet */
+    size_t pos;  /* start of the line not yet parsed */
+    size_t scan; /* bytes already searched for its LF */
+    size_t hdr;  /* first byte of the header section; 0: not there yet */
     uint32_t target_off, query_off;
     size_t n_fields;
     struct http_field fields[HTTP_MAX_HEADERS];
@@ -141,7 +140,7 @@ void http_chunked_init(struct http_chunked *c);
  * request). Returns 1 when the body ended (the zero-size chunk and the
  * trailer section have been read), 0 when more is needed, -400 when the
  * coding is malformed (bad or overflowing size, extension or trailer over
- * its limit, missing CRLF). */
+ * its limit, missing CRLF; and every call after that). */
 int http_chunked_feed(struct http_chunked *c, char *buf, size_t len,
                       size_t *used, size_t *body);
 
@@ -183,7 +182,8 @@ struct http_part {
      * browser's file name reduced to its base name (after the last '/'
      * or '\'; %22 decoded to '"'): filename_ok is false if that is empty
      * (no file chosen), ".", "..", over 255 bytes or holds a control
-     * character - do not store such a file. */
+     * character (then filename is "" if it was too long) - do not store
+     * such a file. */
     const char *filename;
     bool filename_ok;
     const char *content_type; /* the part's own, NULL if absent */
@@ -228,7 +228,10 @@ int http_multipart_init(struct http_multipart *m, const char *boundary,
  * more, -400 if the body is malformed (no part header, header lines over
  * HTTP_MAX_PART_HEAD, no Content-Disposition form-data, a name over 255
  * bytes, a delimiter followed by anything but "--", blanks and CRLF), or
- * a callback's non-zero return. */
+ * a callback's non-zero return; after those, every feed returns -400.
+ * A body that ends (Content-Length or chunked) before 1 was truncated:
+ * on_part_end has not been called for the part in progress, so drop
+ * what it started. */
 int http_multipart_feed(struct http_multipart *m, const char *buf, size_t len);
 
 /* ---- helpers -------------------------------------------------------- */
@@ -252,7 +255,7 @@ ssize_t http_pct_decode(const char *in, size_t n, char *out, size_t cap,
                         bool plus_space);
 /* Escape in[0..n) for HTML text and attribute values (& < > " '). Like
  * snprintf: writes at most cap bytes with the NUL and returns the full
- * escaped length. */
+ * escaped length (out may be NULL when cap is 0, to measure). */
 size_t http_html_escape(const char *in, size_t n, char *out, size_t cap);
 /* Percent-encode in[0..n) for a URL: every byte but A-Z a-z 0-9 - . _ ~
  * (and '/' if keep_slash). Like snprintf, as above. */

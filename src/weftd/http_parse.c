@@ -167,7 +167,8 @@ static int request_line(struct http_request *r, const char *p, size_t n,
     if (n - i - 1 != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' ||
         v[5] > '9' || v[6] != '.' || v[7] < '0' || v[7] > '9')
         return -400;
-    int rc = parse_target(r, p + t, tlen, off + t, word_eq(p, mlen, "options"));
+    int rc = parse_target(r, p + t, tlen, off + t,
+                          mlen == 7 && memcmp(p, "OPTIONS", 7) == 0);
     if (rc < 0)
         return rc;
     if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
@@ -445,6 +446,7 @@ enum {
     CH_TRAILER_LF, /* the LF ending a trailer line */
     CH_END_LF,     /* the LF of the final CRLF */
     CH_DONE,
+    CH_ERROR, /* sticky: every later feed fails too */
 };
 
 void http_chunked_init(struct http_chunked *c)
@@ -458,6 +460,8 @@ int http_chunked_feed(struct http_chunked *c, char *buf, size_t len,
 {
     size_t i = 0, out = 0;
     int rc = 0;
+    if (c->state == CH_ERROR)
+        goto bad;
     while (i < len && c->state != CH_DONE) {
         unsigned char ch = (unsigned char)buf[i];
         switch (c->state) {
@@ -575,6 +579,7 @@ int http_chunked_feed(struct http_chunked *c, char *buf, size_t len,
     *body = out;
     return rc;
 bad:
+    c->state = CH_ERROR;
     *used = i;
     *body = out;
     return -400;

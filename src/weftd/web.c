@@ -1078,8 +1078,7 @@ static int finish_upload(struct web *w, struct weftd_upload *u,
         weftd_upload_abort(u);
         return err;
     }
-    weftd_sha_final(u->sha, hex);
-    u->sha = NULL;
+    weftd_upload_digest(u, hex);
     uint64_t size = u->size;
     int rc = weftd_upload_commit(u, hex);
     if (rc == 0)

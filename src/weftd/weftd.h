@@ -180,6 +180,22 @@ int weftd_sha_file(int fd, const struct stat *st, char hex[65]);
 /* Record hex as fd's digest for the version st describes (best effort). */
 void weftd_sha_store(int fd, const struct stat *st, const char *hex);
 
+/* ---- hasher.c ----------------------------------------------------------- */
+
+/* A SHA-256 computed on a thread of its own (hasher.c says why). */
+typedef struct weftd_hasher weftd_hasher;
+
+/* Start hashing on a new thread, continuing sha (which the hasher owns
+ * until weftd_hasher_end). 0 or -errno. */
+int weftd_hasher_start(weftd_hasher **out, weftd_sha *sha);
+/* Hash p[0..n) after what came before: copies it and returns; waits
+ * (yielding, in a coroutine) only while the thread is behind by a few
+ * MiB. 0 or -errno (-ECANCELED). */
+int weftd_hasher_feed(weftd_hasher *h, const void *p, size_t n);
+/* Stop: with finish, after every byte fed is hashed; without, dropping
+ * what is queued. Frees h and hands sha back. */
+weftd_sha *weftd_hasher_end(weftd_hasher *h, bool finish);
+
 /* ---- fs.c --------------------------------------------------------------- */
 
 /* Open path (checked by weftd_path_check) beneath the library with flags
@@ -229,16 +245,17 @@ uint64_t weftd_partial_size(const struct weftd_root *r, const char *path);
  * folder's .weft-partial/ folder, and becomes the file (commit), a
  * partial for a later resume (keep), or nothing (abort). */
 struct weftd_upload {
-    int dir_fd;       /* the target folder */
-    int part_fd;      /* its .weft-partial folder */
-    int fd;           /* the hidden file being written */
-    char tmp[40];     /* its name in part_fd */
-    char part[72];    /* the name of this file's partial in part_fd */
-    char name[256];   /* the final name in dir_fd */
-    weftd_sha *sha;   /* of every byte from 0 */
-    uint64_t size;    /* bytes in the file so far */
-    uint64_t flushed; /* bytes handed to write-back (sync_file_range) */
-    int werr;         /* the first write error (-errno), 0 if none */
+    int dir_fd;           /* the target folder */
+    int part_fd;          /* its .weft-partial folder */
+    int fd;               /* the hidden file being written */
+    char tmp[40];         /* its name in part_fd */
+    char part[72];        /* the name of this file's partial in part_fd */
+    char name[256];       /* the final name in dir_fd */
+    weftd_sha *sha;       /* of every byte from 0 */
+    weftd_hasher *hasher; /* hashing sha on a thread, or NULL: inline */
+    uint64_t size;        /* bytes in the file so far */
+    uint64_t flushed;     /* bytes handed to write-back (sync_file_range) */
+    int werr;             /* the first write error (-errno), 0 if none */
 };
 
 /* Start receiving path at offset (0, or the size of its partial, which is
@@ -248,9 +265,15 @@ struct weftd_upload {
 int weftd_upload_begin(const struct weftd_root *r, const char *path,
                        uint64_t offset, struct weftd_upload *u,
                        uint64_t *partial_size);
+/* Hash the bytes that follow on a thread of its own (a large upload: the
+ * hash then no longer slows the receiving). 0, or -errno and u hashes
+ * inline as before. */
+int weftd_upload_hash_async(struct weftd_upload *u);
 /* Append n bytes; a write error is remembered in u->werr and the bytes
  * that follow are dropped (the caller still reads the whole body). */
 void weftd_upload_write(struct weftd_upload *u, const void *p, size_t n);
+/* The SHA-256 of every byte of u, in hex (once all are written). */
+void weftd_upload_digest(struct weftd_upload *u, char hex[65]);
 /* Make the file visible: fsync, rename over path, fsync the folder.
  * hex is its SHA-256. 0 or -errno (-ENOSPC, -EISDIR...). Closes u. */
 int weftd_upload_commit(struct weftd_upload *u, const char *hex);

@@ -399,7 +399,10 @@ def concurrent(port, n=100):
 
 
 def resume(port, root):
-    data = os.urandom(3 << 20)
+    # 20 MiB: both the cut put and its resume carry over 8 MiB, so they
+    # are hashed on weftd's hasher thread (the resume's continuing the
+    # digest of the partial's bytes).
+    data = os.urandom(20 << 20)
     # An interrupted put: half the body, then the connection drops.
     s = socket.create_connection(('127.0.0.1', port))
     hdr = json.dumps({'cmd': 'put', 'file_name': 'big.bin',
@@ -429,6 +432,13 @@ def resume(port, root):
     check(h['size'] == len(data) and h['sha256'] == sha(data), 'resumed put')
     h, _ = c.ok({'cmd': 'stat', 'path': 'big.bin'})
     check('partial_size' not in h, 'partial gone after the resume')
+    # A large put whose bytes do not match its sha256: refused, and
+    # nothing of it is visible.
+    wrong = data[:10 << 20]
+    h = c.err({'cmd': 'put', 'file_name': 'wrong.bin', 'file_size':
+               len(wrong), 'sha256': sha(b'other')}, 'checksum', wrong)
+    check(not os.path.exists(os.path.join(root, 'wrong.bin')),
+          'a checksum failure left a file')
 
     # The digest is cached in an xattr for this version of the file, and
     # computed again for a version written behind weftd's back.
