@@ -146,6 +146,24 @@ else
     fi
 fi
 
+# The HTTP benchmark: weftd against nginx and Python's http.server, with
+# wrk (bench/bench_http.py; make bench installs wrk and nginx-light).
+echo "run.sh: bench/bench_http.py" >&2
+: >"$SECTION"
+if ! command -v python3 >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then
+    printf '## HTTP servers\n\nSKIPPED: python3 or wrk is not installed.\n\n' \
+        >>"$TMP"
+else
+    python3 bench/bench_http.py --build "$BIN" --markdown "$SECTION"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        failed=1
+        printf '## bench_http.py\n\nFAILED: `%s` exited with status %s.\n\n' \
+            "python3 bench/bench_http.py --build $BIN" "$rc" >>"$TMP"
+    fi
+    cat "$SECTION" >>"$TMP"
+fi
+
 # Hand-written analysis of targets not met yet, kept beside the benchmarks.
 if [ -f bench/SHORTFALLS.md ]; then
     cat bench/SHORTFALLS.md >>"$TMP"

@@ -17,16 +17,16 @@ set -eu
 PKGS="build-essential cmake pkg-config libcmocka-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libedit-dev libsodium-dev procps python3
 python3-gevent openssl libhiredis-dev redis-server curl chromium
-chromium-driver python3-selenium"
+chromium-driver python3-selenium wrk"
 if [ "${1:-}" = "--check" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
 fi
 # make bench: the file-server benchmark's peers (vsftpd; nginx for its
-# autoindex listing; curl as their client), wrk for the HTTP benchmark and
-# Python's RQ for the Redis pool's. Only there: installing them may start
+# autoindex listing) and Python's RQ for the Redis pool's benchmark (wrk,
+# the HTTP benchmark's client, is installed for make test's smoke run). Only there: installing them may start
 # system services on ports 21 and 80 on a systemd host.
 if [ "${1:-}" = "--bench" ]; then
-    PKGS="$PKGS vsftpd nginx-light curl wrk python3-rq"
+    PKGS="$PKGS vsftpd nginx-light python3-rq"
 fi
 
 missing=""

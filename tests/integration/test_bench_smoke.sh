@@ -132,4 +132,31 @@ fi
 [ "$ffail" -eq 0 ] &&
     echo "PASS: bench_fileserver.py --quick ran every file server"
 [ "$ffail" -eq 0 ] || fail=1
+
+# The HTTP benchmark: weftd and Python's http.server (and nginx when it is
+# installed) under wrk, each workload once, briefly.
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "SKIP: bench_http.py needs wrk"
+    exit "$fail"
+fi
+out=$(timeout 180 python3 "$ROOT/bench/bench_http.py" --build "$BUILD" \
+    --quick 2>&1)
+rc=$?
+echo "$out"
+if [ "$rc" -ne 0 ]; then
+    echo "FAIL: bench_http.py --quick exited with status $rc"
+    exit 1
+fi
+for name in "weftd" "python 1.1" "python 1.0"; do
+    re=$(sed 's/[][\.*^$+?(){}|]/\\&/g' <<<"$name")
+    if [ "$(grep -Ec "^\| $re \| [0-9]+ \|" <<<"$out")" -ne 4 ]; then
+        echo "FAIL: bench_http: not 4 rows of figures for '$name'"
+        fail=1
+    fi
+done
+if [ "$(grep -Ec '^- (PASS|MISS|SKIP) ' <<<"$out")" -ne 6 ]; then
+    echo "FAIL: bench_http: not 6 target lines"
+    fail=1
+fi
+[ "$fail" -eq 0 ] && echo "PASS: bench_http.py --quick ran every HTTP server"
 exit "$fail"
