@@ -24,5 +24,6 @@
 #include <weft/net.h>
 #include <weft/frame.h>
 #include <weft/server.h>
+#include <weft/redis.h>
 
 #endif

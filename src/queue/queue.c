@@ -1,11 +1,13 @@
 /* queue.c - the public weft_queue calls: argument checks common to both
  * implementations, then dispatch to local.c (threads) or ring.c
- * (processes). See queue_int.h. */
+ * (processes) - or to src/redis/queue.c for a queue opened with
+ * weft_redis_queue_open(). See queue_int.h. */
 #include <errno.h>
 
 #include "queue/queue_int.h"
 
-#define HEAD(q) ((struct weft__queue_head *)(void *)(q))
+#define HEAD(q)  ((struct weft__queue_head *)(void *)(q))
+#define REDIS(q) (HEAD(q)->ring == WEFT__QUEUE_REDIS)
 
 /* The default ring of a shared queue. */
 #define DEFAULT_SHARED_BYTES ((size_t)1 << 20)
@@ -45,6 +47,8 @@ int weft_queue_put(weft_queue *q, const void *msg, size_t len, int timeout_ms)
 {
     if (!valid(q) || !msg || len == 0)
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_put(q, msg, len, timeout_ms);
     if (HEAD(q)->ring)
         return weft__rq_put(q, msg, len, timeout_ms);
     return weft__lq_put(q, 0, msg, len, timeout_ms);
@@ -62,6 +66,8 @@ int weft_queue_get(weft_queue *q, void *buf, size_t cap, int timeout_ms)
 {
     if (!valid(q) || (!buf && cap))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_get(q, buf, cap, false, timeout_ms);
     if (HEAD(q)->ring)
         return weft__rq_get(q, buf, cap, false, timeout_ms);
     return weft__lq_get(q, buf, cap, false, timeout_ms);
@@ -71,6 +77,8 @@ int weft_queue_next_len(weft_queue *q, int timeout_ms)
 {
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_get(q, NULL, 0, true, timeout_ms);
     if (HEAD(q)->ring)
         return weft__rq_get(q, NULL, 0, true, timeout_ms);
     return weft__lq_get(q, NULL, 0, true, timeout_ms);
@@ -122,6 +130,8 @@ int weft_queue_close(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_close(q);
     return HEAD(q)->ring ? weft__rq_close(q) : weft__lq_close(q);
 }
 
@@ -129,6 +139,8 @@ int weft_queue_closed(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_closed(q);
     return HEAD(q)->ring ? weft__rq_closed(q) : weft__lq_closed(q);
 }
 
@@ -136,6 +148,8 @@ int weft_queue_qsize(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_qsize(q);
     return HEAD(q)->ring ? weft__rq_qsize(q) : weft__lq_qsize(q);
 }
 
@@ -150,6 +164,8 @@ int weft_queue_full(weft_queue *q)
 {
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_full(q);
     return HEAD(q)->ring ? weft__rq_full(q) : weft__lq_full(q);
 }
 
@@ -157,6 +173,8 @@ int weft_queue_task_done(weft_queue *q)
 {
     if (!valid(q) || !HEAD(q)->joinable)
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_task_done(q);
     return HEAD(q)->ring ? weft__rq_task_done(q) : weft__lq_task_done(q);
 }
 
@@ -164,6 +182,8 @@ int weft_queue_join(weft_queue *q, int timeout_ms)
 {
     if (!valid(q) || !HEAD(q)->joinable)
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_join(q, timeout_ms);
     return HEAD(q)->ring ? weft__rq_join(q, timeout_ms)
                          : weft__lq_join(q, timeout_ms);
 }
@@ -174,5 +194,7 @@ int weft_queue_destroy(weft_queue *q)
         return 0;
     if (!valid(q))
         return -EINVAL;
+    if (REDIS(q))
+        return weft__redisq_destroy(q);
     return HEAD(q)->ring ? weft__rq_destroy(q) : weft__lq_destroy(q);
 }

@@ -23,7 +23,7 @@ struct weft__queue_head {
     uint8_t shared; /* in shared memory (processes) */
     uint8_t kind;   /* enum weft_queue_kind */
     uint8_t joinable;
-    uint8_t ring; /* ring.c (1) or local.c (0) */
+    uint8_t ring; /* ring.c (1), local.c (0) or WEFT__QUEUE_REDIS */
 };
 
 /* The opts with defaults applied and checked by queue.c: kind valid for
@@ -63,5 +63,21 @@ int weft__rq_full(weft_queue *q);
 int weft__rq_task_done(weft_queue *q);
 int weft__rq_join(weft_queue *q, int timeout_ms);
 int weft__rq_destroy(weft_queue *q);
+
+/* ---- src/redis/queue.c: a queue in Redis (weft/redis.h) ----------------- */
+
+#define WEFT__QUEUE_REDIS 2 /* head.ring of a Redis queue */
+
+int weft__redisq_put(weft_queue *q, const void *msg, size_t len,
+                     int timeout_ms);
+int weft__redisq_get(weft_queue *q, void *buf, size_t cap, bool peek_len,
+                     int timeout_ms);
+int weft__redisq_close(weft_queue *q);
+int weft__redisq_closed(weft_queue *q);
+int weft__redisq_qsize(weft_queue *q);
+int weft__redisq_full(weft_queue *q);
+int weft__redisq_task_done(weft_queue *q);
+int weft__redisq_join(weft_queue *q, int timeout_ms);
+int weft__redisq_destroy(weft_queue *q);
 
 #endif
