@@ -1,5 +1,5 @@
 /* cpu_vs_io.c - compute-bound and I/O-bound jobs: serial, processes,
- * threads.
+ * threads, coroutines.
  *
  * Python:
  *     for Executor in (ProcessPoolExecutor, ThreadPoolExecutor):
@@ -19,9 +19,15 @@
  * number of CPUs (on a 2-CPU machine, ~2x). Waiting needs no CPU, so the
  * I/O jobs overlap in both pools, ~4x with 4 workers.
  *
+ * The last column runs the same jobs as 4 coroutines on one thread
+ * (gevent.spawn + joinall): the sleeps overlap (weft_co_sleep lets the
+ * others run), ~4x, but the compute jobs take turns on one CPU, ~1.0x -
+ * coroutines are for waiting, not for computing.
+ *
  * Run: ./build/examples/cpu_vs_io
  * Expect: the table; compute ~Nx faster on both pools (N = CPUs, at most
- * 4), I/O ~4x faster on both; "results agree: yes".
+ * 4) and ~1.0x on coroutines, I/O ~4x faster on all three; "results
+ * agree: yes".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -157,19 +163,104 @@ static struct timing run_pool(int kind, const int64_t *steps,
     return t;
 }
 
+/* ---- coroutines: 4 of them on this thread's scheduler ----------------- */
+
+struct co_job {
+    int64_t steps, nap_ms, sum;
+};
+
+static int co_compute(void *arg)
+{
+    struct co_job *j = arg;
+
+    j->sum = spin(j->steps); /* never yields: the others wait */
+    return 0;
+}
+
+static int co_nap(void *arg)
+{
+    struct co_job *j = arg;
+
+    return weft_co_sleep((int)j->nap_ms); /* yields until the timer */
+}
+
+/* Spawn one coroutine per job running fn, and wait for them all. */
+static int co_spawn_all(weft_co_fn fn, struct co_job *jobs)
+{
+    weft_co *cs[JOBS];
+    int i, rc = 0;
+
+    for (i = 0; i < JOBS; i++) {
+        rc = weft_co_spawn(&cs[i], fn, &jobs[i], NULL);
+        if (rc < 0)
+            die("weft_co_spawn", rc);
+    }
+    rc = weft_co_join_all(cs, JOBS, -1);
+    for (i = 0; i < JOBS; i++)
+        weft_co_release(cs[i]);
+    return rc;
+}
+
+struct co_run {
+    struct co_job jobs[JOBS];
+    struct timing t;
+};
+
+static int co_main(void *arg)
+{
+    struct co_run *run = arg;
+    int64_t t0;
+    int rc;
+
+    t0 = weft_now_ms();
+    rc = co_spawn_all(co_compute, run->jobs);
+    run->t.compute_ms = weft_now_ms() - t0;
+    if (rc == 0) {
+        t0 = weft_now_ms();
+        rc = co_spawn_all(co_nap, run->jobs);
+        run->t.io_ms = weft_now_ms() - t0;
+    }
+    return rc;
+}
+
+static struct timing run_coroutines(const int64_t *steps, const int64_t *naps,
+                                    int64_t *sums)
+{
+    struct co_run run;
+    int i, rc, result;
+
+    for (i = 0; i < JOBS; i++) {
+        run.jobs[i].steps = steps[i];
+        run.jobs[i].nap_ms = naps[i];
+        run.jobs[i].sum = 0;
+    }
+    rc = weft_co_run(co_main, &run, NULL, &result);
+    if (rc < 0 || result < 0)
+        die("weft_co_run", rc < 0 ? rc : result);
+    for (i = 0; i < JOBS; i++)
+        sums[i] = run.jobs[i].sum;
+    return run.t;
+}
+
 static double speedup(int64_t serial, int64_t ms)
 {
     return (double)serial / (double)(ms > 0 ? ms : 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     int64_t steps[JOBS], naps[JOBS];
     int64_t serial_sums[JOBS], proc_sums[JOBS], thread_sums[JOBS];
-    struct timing s, pr, th;
+    int64_t co_sums[JOBS];
+    struct timing s, pr, th, co;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int i, agree;
 
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: cpu_vs_io (no arguments)\n");
+        return 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     steps[0] = calibrate();
     for (i = 0; i < JOBS; i++) {
@@ -182,24 +273,29 @@ int main(void)
     s = run_serial(steps, naps, serial_sums);
     pr = run_pool(WEFT_POOL_PROCESS, steps, naps, proc_sums);
     th = run_pool(WEFT_POOL_THREAD, steps, naps, thread_sums);
+    co = run_coroutines(steps, naps, co_sums);
 
-    printf("%-22s %8s %18s %18s\n", "jobs", "serial", "4 processes",
-           "4 threads");
-    printf("%-22s %5lld ms %8lld ms %5.1fx %8lld ms %5.1fx\n",
+    printf("%-21s %8s %16s %16s %16s\n", "jobs", "serial", "4 processes",
+           "4 threads", "4 coroutines");
+    printf("%-21s %5lld ms %6lld ms %5.1fx %6lld ms %5.1fx %6lld ms %5.1fx\n",
            "compute (~150 ms CPU)", (long long)s.compute_ms,
            (long long)pr.compute_ms, speedup(s.compute_ms, pr.compute_ms),
-           (long long)th.compute_ms, speedup(s.compute_ms, th.compute_ms));
-    printf("%-22s %5lld ms %8lld ms %5.1fx %8lld ms %5.1fx\n",
+           (long long)th.compute_ms, speedup(s.compute_ms, th.compute_ms),
+           (long long)co.compute_ms, speedup(s.compute_ms, co.compute_ms));
+    printf("%-21s %5lld ms %6lld ms %5.1fx %6lld ms %5.1fx %6lld ms %5.1fx\n",
            "I/O (sleep 100 ms)", (long long)s.io_ms, (long long)pr.io_ms,
            speedup(s.io_ms, pr.io_ms), (long long)th.io_ms,
-           speedup(s.io_ms, th.io_ms));
+           speedup(s.io_ms, th.io_ms), (long long)co.io_ms,
+           speedup(s.io_ms, co.io_ms));
 
     agree = memcmp(serial_sums, proc_sums, sizeof proc_sums) == 0 &&
-            memcmp(serial_sums, thread_sums, sizeof thread_sums) == 0;
+            memcmp(serial_sums, thread_sums, sizeof thread_sums) == 0 &&
+            memcmp(serial_sums, co_sums, sizeof co_sums) == 0;
     printf("\nresults agree: %s\n", agree ? "yes" : "NO");
     printf("compute: threads scale like processes - C has no GIL (Python's "
            "threads: ~1.0x)\n");
-    printf("I/O: waiting needs no CPU, both pools overlap the %d waits\n",
-           JOBS);
+    printf("coroutines: one thread, so compute takes turns (~1.0x); waits "
+           "overlap\n");
+    printf("I/O: waiting needs no CPU, all three overlap the %d waits\n", JOBS);
     return agree ? 0 : 1;
 }

@@ -46,12 +46,18 @@ static int parent_main(void *arg)
         pause();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     weft_process *parent;
     struct pollfd pfd;
     pid_t ticker_pid;
     int fds[2], code;
+
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: daemon (no arguments)\n");
+        return 2;
+    }
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep lines in order across processes */
     if (pipe(fds) < 0 || weft_process_create(&parent, parent_main,

@@ -59,11 +59,17 @@ static int orphan_maker(void *arg)
     return 0; /* exit now: the grandchild becomes an orphan */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     weft_process *p;
     pid_t zombie, orphan, ppid;
     int status;
+
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: zombie_orphan (no arguments)\n");
+        return 2;
+    }
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("-- zombie --\n");

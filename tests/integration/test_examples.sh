@@ -82,15 +82,34 @@ x=$(sed -n 's/^async was \([0-9.]*\)x faster$/\1/p' <<<"$out")
 awk -v x="${x:-0}" 'BEGIN { exit !(x >= 1.5) }' ||
     fail "sync_vs_async: async not faster: $out"
 
+# cpu_vs_io_timing OUT: the timing lessons of one run; 0 if they hold.
+cpu_vs_io_timing() {
+    local xs cx
+    # 4 sleeps of 100 ms on 4 workers overlap (~4x) on both pools and on
+    # 4 coroutines; ask 1.5x.
+    xs=$(grep "^I/O " <<<"$1" | grep -oE '[0-9]+\.[0-9]x' | tr -d x |
+        tr '\n' ' ')
+    awk -v xs="$xs" 'BEGIN { n = split(xs, x, " ");
+        exit !(n == 3 && x[1] >= 1.5 && x[2] >= 1.5 && x[3] >= 1.5) }' ||
+        return 1
+    # Compute on coroutines takes turns on one thread: no real speed-up
+    # (~1.0x; the serial run it is compared with is noisy: allow 1.6x).
+    cx=$(grep "^compute " <<<"$1" | grep -oE '[0-9]+\.[0-9]x' | tr -d x |
+        tail -n 1)
+    awk -v x="${cx:-9}" 'BEGIN { exit !(x <= 1.6) }'
+}
 out=$(timeout 60 "$EX/cpu_vs_io") || fail "cpu_vs_io: exit $?"
 grep -q "^compute " <<<"$out" && grep -q "^I/O " <<<"$out" ||
     fail "cpu_vs_io: no timing table: $out"
 grep -q "results agree: yes" <<<"$out" || fail "cpu_vs_io: $out"
-# 4 sleeps of 100 ms on 4 workers overlap (~4x) on both pools; ask 1.5x.
-xs=$(grep "^I/O " <<<"$out" | grep -oE '[0-9]+\.[0-9]x' | tr -d x | tr '\n' ' ')
-awk -v xs="$xs" 'BEGIN { n = split(xs, x, " ");
-    exit !(n == 2 && x[1] >= 1.5 && x[2] >= 1.5) }' ||
-    fail "cpu_vs_io: the I/O jobs did not overlap: $out"
+# On a loaded machine one run can miss a timing; the lesson must hold in
+# one of two runs.
+if ! cpu_vs_io_timing "$out"; then
+    out=$(timeout 60 "$EX/cpu_vs_io") || fail "cpu_vs_io: exit $?"
+    cpu_vs_io_timing "$out" ||
+        fail "cpu_vs_io: the I/O jobs did not overlap, or coroutines" \
+            "sped up compute, twice: $out"
+fi
 
 out=$(timeout 30 "$EX/crawler") || fail "crawler: exit $?"
 for page in / /about /news /blog /contact; do
