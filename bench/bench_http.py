@@ -14,7 +14,9 @@ round 2: A, B, C...; after one uncounted warm-up round):
                requests per second
   small1000    the same with 1,000 connections
   large        curl downloads a --size (1 GiB) file (page-cached) to
-               /dev/null: MB/s
+               /dev/null, --downloads (3) times one after the other: MB/s
+               over the three (one download alone swings 1.1-1.7 GB/s
+               here, for nginx as for weftd)
   listing      wrk, 16 connections, GET of a folder of --files (1,000)
                files as an HTML page: requests per second
 
@@ -99,6 +101,11 @@ def log(msg):
     print("bench_http: " + msg, file=sys.stderr, flush=True)
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
@@ -124,16 +131,19 @@ def wrk(url, conns, seconds):
     return float(m.group(1)), note
 
 
-def curl_speed(url, size):
-    t0 = time.monotonic()
-    out = subprocess.run([CURL, "-s", "-o", "/dev/null", "-w",
-                          "%{size_download}", url],
-                         capture_output=True, text=True, timeout=600)
-    wall = time.monotonic() - t0
-    if out.returncode != 0 or int(out.stdout or 0) != size:
-        raise RuntimeError("curl: exit %d, %s bytes" %
-                           (out.returncode, out.stdout))
-    return size / wall / 1e6
+def curl_speed(url, size, times):
+    """MB/s of `times` downloads one after the other, by curl."""
+    wall = 0.0
+    for _ in range(times):
+        t0 = time.monotonic()
+        out = subprocess.run([CURL, "-s", "-o", "/dev/null", "-w",
+                              "%{size_download}", url],
+                             capture_output=True, text=True, timeout=600)
+        wall += time.monotonic() - t0
+        if out.returncode != 0 or int(out.stdout or 0) != size:
+            raise RuntimeError("curl: exit %d, %s bytes" %
+                               (out.returncode, out.stdout))
+    return size * times / wall / 1e6
 
 
 def setup(root, size, files):
@@ -191,7 +201,7 @@ def run(wl, server, args):
         return wrk(base + "/small.txt", 1000, args.seconds)
     if wl == "listing":
         return wrk(base + "/list/", 16, args.seconds)
-    return curl_speed(base + "/large.bin", args.size), ""
+    return curl_speed(base + "/large.bin", args.size, args.downloads), ""
 
 
 def main():
@@ -203,6 +213,8 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--size", type=int, default=1 << 30)
     ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--downloads", type=int, default=3,
+                    help="large-file downloads per round and contender")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 1 round, no warm-up, 1 s runs, a 16 "
                          "MiB file, 200 files; for tests, not for figures")
@@ -211,13 +223,15 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.size = 1, 1, 16 << 20
+        args.downloads = 1
         args.files = min(args.files, 200)
-    if args.rounds < 1 or args.seconds < 1 or args.size < 1:
-        ap.error("rounds, seconds and size must be positive")
+    if min(args.rounds, args.seconds, args.size, args.downloads) < 1:
+        ap.error("rounds, seconds, size and downloads must be positive")
     if not os.path.exists(WRK):
         log("wrk is not installed (make bench installs it)")
         return 1
     raise_nofile()
+    args.load0 = loadavg()
 
     contenders = ["weftd"]
     skipped = []
@@ -285,10 +299,15 @@ def report(args, contenders, skipped, results, notes):
         out_note = ""
     out = ["## HTTP servers (bench_http.py)", "",
            "Reproduce: `%s` (wrk and nginx-light: `make bench` installs "
-           "them). %d rounds after a warm-up; %d-second wrk runs; every "
+           "them). %d rounds%s; %d-second wrk runs; every "
            "server with %d workers (Python: one interpreter); the large "
-           "file is %.0f MiB." % (cmd, args.rounds, args.seconds,
-                                  args.workers, args.size / (1 << 20))]
+           "file is %.0f MiB, downloaded %d times per round. Load average "
+           "%s before, %s after." % (cmd, args.rounds,
+                                     "" if args.quick else
+                                     " after a warm-up", args.seconds,
+                                     args.workers, args.size / (1 << 20),
+                                     args.downloads, args.load0,
+                                     loadavg())]
     out += [out_note, ""] if out_note else [""]
     for wl in WORKLOADS:
         out += ["### " + TITLES[wl], "",
