@@ -10,6 +10,7 @@
  *   A Redis endpoint is named by a URL:
  *
  *       redis://[[user]:password@]host[:port]/name[?option=value&...]
+ *       rediss://[[user]:password@]host[:port]/name[?tls_ca=FILE&...]
  *
  *   host is an address or a host name (port 6379 by default); name is the
  *   queue's or pool's name (1..200 bytes of [A-Za-z0-9._:-]): everyone
@@ -18,8 +19,12 @@
  *     visibility_ms       a message got and not acknowledged for this long
  *                         is delivered again (default 30000)
  *     db                  the database number (SELECT; default 0)
- *   rediss:// (TLS) is refused with -EPROTONOSUPPORT: the hiredis of this
- *   system (0.14) has no TLS support.
+ *     tls_ca              rediss:// only: trust FILE's PEM certificates
+ *                         instead of the system's authorities
+ *   rediss:// is TLS (1.2 or later, libweft's weft/tls.h under hiredis):
+ *   the server's certificate must chain to tls_ca (or a system CA) and
+ *   name the host (an address is checked against its IP entries, a name
+ *   against its DNS names), before anything - a password - is sent.
  *
  *   Queues (weft_redis_queue_open): a weft_queue that the weft_queue_*
  *   calls of weft/queue.h serve - put, get, the timeout convention, the
@@ -43,16 +48,21 @@
  *   fails with -ENOSYS after unknown_task_ms.
  *
  * Errors (besides those of weft/queue.h and weft/pool.h)
- *   -EINVAL           malformed URL or name, bad option
- *   -EPROTONOSUPPORT  rediss:// (no TLS in this hiredis)
+ *   -EINVAL           malformed URL or name, bad option, tls_ca on
+ *                     redis:// or unreadable
  *   -ECONNREFUSED     Redis is down or unreachable (also -EHOSTUNREACH,
  *                     -ENETUNREACH); nothing waits for it to come back:
  *                     the next call connects again
- *   -ETIMEDOUT        no reply within connect_timeout_ms
- *   -EACCES           wrong password or user (or one is needed)
+ *   -ETIMEDOUT        no reply within connect_timeout_ms (rediss://:
+ *                     no TLS handshake within it, e.g. a plain port)
+ *   -ECONNRESET       the connection broke (redis:// to a TLS port)
+ *   -EACCES           wrong password or user (or one is needed);
+ *                     rediss://: the server's certificate is not
+ *                     trusted or does not name the host
  *   -EOPNOTSUPP       the server lacks a needed command (older than 6.2)
  *   -EMSGSIZE         message or argument over the server's bulk limit
- *   -EPROTO           an unexpected reply; -ENOMEM on "OOM" from Redis
+ *   -EPROTO           an unexpected reply (rediss://: a TLS handshake
+ *                     that failed otherwise); -ENOMEM on "OOM" from Redis
  *   -ENOSYS           (future) no worker knows the task's name
  *   WEFT_EWORKERDIED  (future) max_attempts deliveries all died
  *

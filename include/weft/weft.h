@@ -23,6 +23,7 @@
 #include <weft/co.h>
 #include <weft/net.h>
 #include <weft/frame.h>
+#include <weft/tls.h>
 #include <weft/server.h>
 #include <weft/redis.h>
 

@@ -2,13 +2,20 @@
  * backends (see redis_int.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <weft/net.h>
+#include <weft/tls.h>
 
 #include "redis/redis_int.h"
 
@@ -91,6 +98,9 @@ static int parse_option(struct weft__rurl *u, const char *s, size_t n)
         return parse_int(v, vl, 10, INT_MAX / 2, &u->visibility_ms);
     if (kl == 2 && memcmp(s, "db", kl) == 0)
         return parse_int(v, vl, 0, 1000000, &u->db);
+    /* A CA file only means something with TLS. */
+    if (kl == 6 && memcmp(s, "tls_ca", kl) == 0 && u->tls)
+        return pct_copy(u->tls_ca, sizeof u->tls_ca, v, vl);
     return -EINVAL;
 }
 
@@ -102,11 +112,15 @@ int weft__redis_parse_url(const char *url, struct weft__rurl *u)
     u->visibility_ms = 30000;
     if (url == NULL)
         return -EINVAL;
-    if (strncmp(url, "rediss://", 9) == 0)
-        return -EPROTONOSUPPORT;
-    if (strncmp(url, "redis://", 8) != 0)
+    const char *a;
+    if (strncmp(url, "rediss://", 9) == 0) {
+        u->tls = true;
+        a = url + 9;
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        a = url + 8;
+    } else {
         return -EINVAL;
-    const char *a = url + 8;
+    }
     const char *slash = strchr(a, '/');
     if (slash == NULL)
         return -EINVAL;
@@ -263,21 +277,233 @@ static struct timeval tv_ms(int ms)
     return tv;
 }
 
+/* ---- TLS (rediss://) ------------------------------------------------------
+ */
+
+/* Which context has which pump: hiredis's context has no room for it.
+ * The lock is taken around fork() (pthread_atfork) so that a child finds
+ * it free and the list whole. */
+struct tls_link {
+    redisContext *c;
+    weft_tls_conn *tls;
+    struct tls_link *next;
+};
+static pthread_mutex_t tls_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_link *tls_links;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_lock(void)
+{
+    pthread_mutex_lock(&tls_mu);
+}
+
+static void tls_unlock(void)
+{
+    pthread_mutex_unlock(&tls_mu);
+}
+
+static void tls_init(void)
+{
+    pthread_atfork(tls_lock, tls_unlock, tls_unlock);
+}
+
+static int tls_add(redisContext *c, weft_tls_conn *t)
+{
+    struct tls_link *l = malloc(sizeof *l);
+    if (l == NULL)
+        return -ENOMEM;
+    l->c = c;
+    l->tls = t;
+    tls_lock();
+    l->next = tls_links;
+    tls_links = l;
+    tls_unlock();
+    return 0;
+}
+
+/* Take c's pump out of the table: NULL for a plain context. */
+static weft_tls_conn *tls_take(redisContext *c)
+{
+    weft_tls_conn *t = NULL;
+
+    tls_lock();
+    for (struct tls_link **pl = &tls_links; *pl != NULL; pl = &(*pl)->next) {
+        if ((*pl)->c == c) {
+            struct tls_link *l = *pl;
+            *pl = l->next;
+            t = l->tls;
+            free(l);
+            break;
+        }
+    }
+    tls_unlock();
+    return t;
+}
+
+/* A context made by redisConnectFd has no host: only ours, over TLS. */
+static bool is_tls(const redisContext *c)
+{
+    return c->tcp.host == NULL;
+}
+
+void weft__redis_free(redisContext *c)
+{
+    if (c == NULL)
+        return;
+    weft_tls_conn *t = is_tls(c) ? tls_take(c) : NULL;
+    /* hiredis closes the pump's end itself: that is the pump's end of
+     * file, after which it sends close_notify and ends. */
+    redisFree(c);
+    weft_tls_close(t, WEFT_TLS_FD_CLOSED | WEFT_TLS_CLOSE_SOCKET, NULL, 0);
+}
+
+void weft__redis_forget(redisContext *c)
+{
+    if (c == NULL)
+        return;
+    weft_tls_conn *t = is_tls(c) ? tls_take(c) : NULL;
+    redisFree(c); /* closes our copy of the fd only; sends nothing */
+    weft_tls_forget(t, WEFT_TLS_FD_CLOSED | WEFT_TLS_CLOSE_SOCKET);
+}
+
+/* hiredis write()s; a pump that ended (the server went, a timeout) has
+ * closed its end, and the write would raise SIGPIPE. Held off for this
+ * thread while hiredis runs, and the one its write raised taken back,
+ * unless one was pending already (as weft_write_all does for pipes). */
+struct nosigpipe {
+    sigset_t set, old;
+    bool was_pending, on;
+};
+
+static void nosigpipe_begin(struct nosigpipe *n, const redisContext *c)
+{
+    sigset_t pending;
+
+    n->on = is_tls(c);
+    if (!n->on)
+        return;
+    sigemptyset(&n->set);
+    sigaddset(&n->set, SIGPIPE);
+    sigpending(&pending);
+    n->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &n->set, &n->old);
+}
+
+static void nosigpipe_end(struct nosigpipe *n)
+{
+    sigset_t pending;
+    struct timespec zero = {0, 0};
+
+    if (!n->on)
+        return;
+    sigpending(&pending);
+    if (!n->was_pending && sigismember(&pending, SIGPIPE))
+        while (sigtimedwait(&n->set, NULL, &zero) < 0 && errno == EINTR)
+            continue;
+    pthread_sigmask(SIG_SETMASK, &n->old, NULL);
+}
+
+redisReply *weft__redis_command(redisContext *c, int argc, const char **argv,
+                                const size_t *lens)
+{
+    struct nosigpipe np;
+
+    nosigpipe_begin(&np, c);
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    nosigpipe_end(&np);
+    return r;
+}
+
+/* TCP keepalive as hiredis sets it on its own sockets. */
+static void keepalive(int fd)
+{
+    int on = 1, idle = 15, intvl = 5, cnt = 3;
+
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/* rediss://: TCP within connect_timeout_ms, the TLS handshake within it
+ * too (the server's certificate checked against tls_ca or the system's
+ * CAs, and against the host name or address), then hiredis on the pump's
+ * end. 0 and *out, or -EACCES (certificate), -EPROTO (no TLS there), a
+ * connection error, -EINVAL (tls_ca unreadable). */
+static int connect_tls(const struct weft__rurl *u, redisContext **out)
+{
+    char hp[300], err[WEFT_TLS_ERR_MAX];
+    weft_addr a;
+    weft_tls_ctx *ctx;
+    weft_tls_conn *t;
+    int fd, rc, fl;
+
+    pthread_once(&tls_once, tls_init);
+    snprintf(hp, sizeof hp, strchr(u->host, ':') ? "[%s]:%d" : "%s:%d", u->host,
+             u->port);
+    rc = weft_addr_parse(&a, hp);
+    if (rc < 0)
+        return rc == -ENOENT ? -EHOSTUNREACH : -EINVAL;
+    rc = weft_tls_client_ctx(&ctx, u->tls_ca[0] ? u->tls_ca : NULL, err,
+                             sizeof err);
+    if (rc < 0)
+        return rc;
+    fd = weft_connect(&a, u->connect_timeout_ms);
+    if (fd < 0) {
+        weft_tls_ctx_destroy(ctx);
+        return fd == -ENOENT ? -EHOSTUNREACH : fd;
+    }
+    keepalive(fd);
+    rc = weft_tls_connect(&t, ctx, fd, u->host, u->connect_timeout_ms,
+                          u->connect_timeout_ms, err, sizeof err);
+    weft_tls_ctx_destroy(ctx); /* the connection keeps its own reference */
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    /* hiredis waits with blocking reads and SO_RCVTIMEO. */
+    fl = fcntl(weft_tls_fd(t), F_GETFL);
+    if (fl < 0 || fcntl(weft_tls_fd(t), F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        rc = -errno;
+        weft_tls_close(t, WEFT_TLS_CLOSE_SOCKET, NULL, 0);
+        return rc;
+    }
+    redisContext *c = redisConnectFd(weft_tls_fd(t));
+    if (c == NULL || c->err != 0 || tls_add(c, t) < 0) {
+        rc = c == NULL || c->err == 0 ? -ENOMEM : weft__redis_ctx_err(c);
+        if (c != NULL)
+            redisFree(c);
+        weft_tls_close(
+            t, (c != NULL ? WEFT_TLS_FD_CLOSED : 0) | WEFT_TLS_CLOSE_SOCKET,
+            NULL, 0);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 int weft__redis_connect(const struct weft__rurl *u, redisContext **out)
 {
-    redisContext *c;
+    redisContext *c = NULL;
     int rc;
 
     *out = NULL;
-    c = redisConnectWithTimeout(u->host, u->port, tv_ms(u->connect_timeout_ms));
-    if (c == NULL)
-        return -ENOMEM;
-    if (c->err) {
-        rc = weft__redis_ctx_err(c);
-        redisFree(c);
-        return rc;
+    if (u->tls) {
+        rc = connect_tls(u, &c);
+        if (rc < 0)
+            return rc;
+    } else {
+        c = redisConnectWithTimeout(u->host, u->port,
+                                    tv_ms(u->connect_timeout_ms));
+        if (c == NULL)
+            return -ENOMEM;
+        if (c->err) {
+            rc = weft__redis_ctx_err(c);
+            redisFree(c);
+            return rc;
+        }
+        redisEnableKeepAlive(c);
     }
-    redisEnableKeepAlive(c);
     if (u->has_pass) {
         const char *argv[3] = {"AUTH", u->user, u->pass};
         size_t lens[3] = {4, strlen(u->user), strlen(u->pass)};
@@ -287,7 +513,7 @@ int weft__redis_connect(const struct weft__rurl *u, redisContext **out)
                                           (const char *[]){"AUTH", u->pass},
                                           (size_t[]){4, strlen(u->pass)});
         if (rc < 0) {
-            redisFree(c);
+            weft__redis_free(c);
             return rc;
         }
         freeReplyObject(r);
@@ -299,7 +525,7 @@ int weft__redis_connect(const struct weft__rurl *u, redisContext **out)
         rc = weft__redis_cmd(c, u, 0, &r, 2, (const char *[]){"SELECT", db},
                              (size_t[]){6, strlen(db)});
         if (rc < 0) {
-            redisFree(c);
+            weft__redis_free(c);
             return rc == -EPROTO ? -EINVAL : rc;
         }
         freeReplyObject(r);
@@ -320,9 +546,10 @@ void weft__rconns_forked(struct weft__rconns *cs)
 {
     pthread_mutex_lock(&cs->mu);
     /* The sockets are shared with the parent: closing our copies of the
-     * fds leaves its connections alone (redisFree sends nothing). */
+     * fds leaves its connections alone (redisFree sends nothing, and a
+     * TLS pump is the parent's). */
     for (int i = 0; i < cs->nfree; i++)
-        redisFree(cs->free[i]);
+        weft__redis_forget(cs->free[i]);
     cs->nfree = 0;
     cs->pid = getpid();
     pthread_mutex_unlock(&cs->mu);
@@ -351,14 +578,13 @@ void weft__rconns_put(struct weft__rconns *cs, redisContext *c)
         c = NULL;
     }
     pthread_mutex_unlock(&cs->mu);
-    if (c != NULL)
-        redisFree(c);
+    weft__redis_free(c);
 }
 
 void weft__rconns_fini(struct weft__rconns *cs)
 {
     for (int i = 0; i < cs->nfree; i++)
-        redisFree(cs->free[i]);
+        weft__redis_free(cs->free[i]);
     cs->nfree = 0;
     pthread_mutex_destroy(&cs->mu);
 }
@@ -387,7 +613,7 @@ int weft__redis_cmd(redisContext *c, const struct weft__rurl *u, int block_ms,
     if (block_ms > 0)
         ms = block_ms > INT_MAX - ms ? INT_MAX : block_ms + ms;
     redisSetTimeout(c, tv_ms(ms));
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    redisReply *r = weft__redis_command(c, argc, argv, lens);
     return take_reply(c, r, out);
 }
 
@@ -402,8 +628,13 @@ int weft__redis_append(redisContext *c, int argc, const char **argv,
 int weft__redis_read(redisContext *c, redisReply **out)
 {
     void *r = NULL;
+    struct nosigpipe np;
 
-    if (redisGetReply(c, &r) != REDIS_OK)
+    /* The pipelined commands are written here. */
+    nosigpipe_begin(&np, c);
+    int ok = redisGetReply(c, &r);
+    nosigpipe_end(&np);
+    if (ok != REDIS_OK)
         return weft__redis_ctx_err(c);
     return take_reply(c, r, out);
 }

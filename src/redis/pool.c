@@ -236,7 +236,7 @@ static void *heartbeat(void *arg)
                     freeReplyObject(r);
             }
             if (c->err) {
-                redisFree(c);
+                weft__redis_free(c);
                 c = NULL;
             }
         }
@@ -244,7 +244,7 @@ static void *heartbeat(void *arg)
             weft_sleep_ms(10);
     }
     if (c != NULL)
-        redisFree(c);
+        weft__redis_free(c);
     return NULL;
 }
 
@@ -294,7 +294,7 @@ static int publish(struct worker *w, redisContext **cp, int idx, const char *id,
             }
             if ((*cp)->err == 0 && rc != -EBUSY)
                 break; /* an error reply: nothing to retry */
-            redisFree(*cp);
+            weft__redis_free(*cp);
             *cp = NULL;
         }
         if (stop && *stop)
@@ -508,7 +508,7 @@ int weft_redis_worker_run(const char *url, const weft_redis_worker_opts *opts)
                 continue;
             }
             if (c && c->err) {
-                redisFree(c);
+                weft__redis_free(c);
                 c = NULL;
                 continue;
             }
@@ -522,7 +522,7 @@ int weft_redis_worker_run(const char *url, const weft_redis_worker_opts *opts)
         }
         if (e < 0) {
             if (c->err) {
-                redisFree(c);
+                weft__redis_free(c);
                 c = NULL;
             }
             weft_sleep_ms(100);
@@ -572,7 +572,7 @@ stop:
     pthread_mutex_destroy(&w.mu);
 out:
     if (c != NULL)
-        redisFree(c);
+        weft__redis_free(c);
     free(w.tasks);
     free(w.streams);
     free(w.alive);
@@ -748,7 +748,7 @@ static void *collector(void *arg)
             }
         }
         if (c->err) {
-            redisFree(c);
+            weft__redis_free(c);
             c = NULL;
             weft_sleep_ms(100);
             continue;
@@ -759,7 +759,7 @@ static void *collector(void *arg)
         }
     }
     if (c != NULL)
-        redisFree(c);
+        weft__redis_free(c);
     return NULL;
 }
 

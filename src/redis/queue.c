@@ -190,7 +190,7 @@ static int ensure_group(redisContext *c, struct rq *q)
     redisSetTimeout(
         c, (struct timeval){q->cs.url.connect_timeout_ms / 1000,
                             (q->cs.url.connect_timeout_ms % 1000) * 1000});
-    redisReply *r = redisCommandArgv(c, 6, av, al);
+    redisReply *r = weft__redis_command(c, 6, av, al);
     if (r == NULL)
         return weft__redis_ctx_err(c);
     int rc = 0;
@@ -339,7 +339,7 @@ int weft_redis_queue_unlink(const char *url)
                          (size_t[]){3, slen(k[0]), slen(k[1])});
     if (rc == 0)
         freeReplyObject(r);
-    redisFree(c);
+    weft__redis_free(c);
     return rc;
 }
 

@@ -6,7 +6,15 @@
  * A hiredis context is not thread-safe and is unusable after an I/O error,
  * so a call borrows a context for its duration and hands it back; one that
  * saw an error is freed, and the next call connects again. That is all
- * the "reconnect" there is: nothing retries behind the caller's back. */
+ * the "reconnect" there is: nothing retries behind the caller's back.
+ *
+ * rediss:// (TLS): hiredis 0.14 has no TLS, so the connection is made
+ * here - TCP with a timeout, libweft's TLS client handshake (weft/tls.h)
+ * - and hiredis gets the pump's end of the socket pair (redisConnectFd).
+ * The pump beside each such context is found in a table of conn.c: free
+ * every context with weft__redis_free (in a forked child,
+ * weft__redis_forget), never redisFree, so that the pump is finished and
+ * its socket closed with it. */
 #ifndef WEFT_REDIS_INT_H
 #define WEFT_REDIS_INT_H
 
@@ -26,6 +34,8 @@
 #define WEFT__REDIS_BULK_MAX ((size_t)512 << 20)
 
 struct weft__rurl {
+    bool tls;          /* rediss:// */
+    char tls_ca[1024]; /* tls_ca=FILE; empty: the system's CAs */
     char host[256];
     int port;
     char user[128]; /* empty: AUTH with the password only */
@@ -37,7 +47,7 @@ struct weft__rurl {
     int db;
 };
 
-/* Parse url into u. 0, -EINVAL, -EPROTONOSUPPORT (rediss://). */
+/* Parse url (redis:// or rediss://) into u. 0 or -EINVAL. */
 int weft__redis_parse_url(const char *url, struct weft__rurl *u);
 
 /* A connection set. Lock order: the owner's mutex, then this one's. */
@@ -61,6 +71,16 @@ void weft__rconns_forked(struct weft__rconns *cs);
 
 /* Connect, AUTH and SELECT as u says: 0 or an error of weft/redis.h. */
 int weft__redis_connect(const struct weft__rurl *u, redisContext **out);
+/* Free c (NULL: no-op) and, for rediss://, finish its TLS pump and close
+ * the socket under it. */
+void weft__redis_free(redisContext *c);
+/* In a forked child: free c, closing only this process's descriptors;
+ * the parent's connection (and TLS pump) is left alone. */
+void weft__redis_forget(redisContext *c);
+/* redisCommandArgv; on a rediss:// context with SIGPIPE held off (a
+ * write to a pump that ended is -EPIPE, not a signal). */
+redisReply *weft__redis_command(redisContext *c, int argc, const char **argv,
+                                const size_t *lens);
 /* The error of a context that failed, as a negative errno value. */
 int weft__redis_ctx_err(const redisContext *c);
 /* The error an ERROR reply stands for. */

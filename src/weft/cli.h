@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <weft/core.h>
+#include <weft/tls.h>
 
 /* Exit codes: stable, documented in docs/weft.md and `weft --help`. */
 enum cli_exit {
@@ -50,12 +51,12 @@ typedef struct cli_session {
     const char *user;   /* --user or $WEFT_USER: log in as (not owned) */
     char *password;     /* asked once, kept for reconnections (owned) */
     /* TLS (--tls, --tls-ca): the protocol reads and writes fd, the TLS
-     * pump's end of a socket pair (weftd's tls.h); sock is the TCP
+     * pump's end of a socket pair (libweft's weft/tls.h); sock is the TCP
      * socket under it. Without TLS, fd is the socket and sock -1. */
     bool tls;
-    const char *tls_ca;         /* trust this PEM, not the system's CAs */
-    struct ssl_ctx_st *tls_ctx; /* made at the first connection */
-    struct tls_pump *pump;
+    const char *tls_ca;    /* trust this PEM, not the system's CAs */
+    weft_tls_ctx *tls_ctx; /* made at the first connection */
+    weft_tls_conn *pump;
     int sock;
 } cli_session;
 

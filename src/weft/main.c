@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 #include "cli.h"
 
 static void help(FILE *f)
@@ -170,6 +168,6 @@ int main(int argc, char **argv)
     }
     cli_close(&s, true);
     cli_forget_password(&s);
-    SSL_CTX_free(s.tls_ctx);
+    weft_tls_ctx_destroy(s.tls_ctx);
     return code;
 }

@@ -21,7 +21,6 @@
 #include <weft/net.h>
 
 #include "cli.h"
-#include "tls.h" /* weftd's, shared */
 
 /* How long quit's answer is awaited when closing: closing is not worth a
  * long wait. */
@@ -290,33 +289,24 @@ static int server_host(const char *server, char *host, size_t cap)
  * CLI_OK, or a failure (printed; fd is closed). */
 static int start_tls(cli_session *s, const char *what, int fd)
 {
-    char err[256], host[256];
-    SSL *ssl = NULL;
+    char err[WEFT_TLS_ERR_MAX], host[256];
 
-    if (s->tls_ctx == NULL) {
-        s->tls_ctx = tls_client_ctx(s->tls_ca, err, sizeof err);
-        if (s->tls_ctx == NULL) {
-            close(fd);
-            return cli_fail(CLI_USAGE, what, "TLS: %s", err);
-        }
+    if (s->tls_ctx == NULL &&
+        weft_tls_client_ctx(&s->tls_ctx, s->tls_ca, err, sizeof err) < 0) {
+        close(fd);
+        return cli_fail(CLI_USAGE, what, "TLS: %s", err);
     }
     if (server_host(s->server, host, sizeof host) < 0) {
         close(fd);
         return cli_fail(CLI_USAGE, what, "bad server address '%s'", s->server);
     }
-    if (tls_handshake(s->tls_ctx, fd, false, host, s->timeout_ms, &ssl, err,
-                      sizeof err) < 0) {
+    if (weft_tls_connect(&s->pump, s->tls_ctx, fd, host, s->timeout_ms,
+                         s->timeout_ms, err, sizeof err) < 0) {
         close(fd);
         return cli_fail(CLI_CONN, what, "%s: %s", s->server, err);
     }
-    int rc = tls_pump_start(&s->pump, s->tls_ctx, ssl, fd, s->timeout_ms);
-    if (rc < 0) {
-        SSL_free(ssl);
-        close(fd);
-        return cli_fail(CLI_CONN, what, "TLS: %s", weft_strerror(rc));
-    }
     s->sock = fd;
-    s->fd = tls_pump_fd(s->pump);
+    s->fd = weft_tls_fd(s->pump);
     return CLI_OK;
 }
 
@@ -369,8 +359,8 @@ void cli_close(cli_session *s, bool say_quit)
         json_decref(req);
     }
     if (s->pump != NULL) {
-        /* The pump closes s->fd; the socket under it is ours. */
-        tls_pump_end(s->pump, NULL, 0);
+        /* Closing the pump closes s->fd; the socket under it is ours. */
+        weft_tls_close(s->pump, 0, NULL, 0);
         s->pump = NULL;
         close(s->sock);
         s->sock = -1;

@@ -26,7 +26,6 @@
 
 #include <sodium.h>
 
-#include "tls.h"
 #include "weftd.h"
 
 #define DEFAULT_ROOT   "./library"
@@ -294,9 +293,9 @@ static int run(const struct weftd_options *o)
     cfg.quota = o->has_quota ? o->quota : 0;
     cfg.insecure_http_auth = o->insecure_http_auth == 1;
     if (o->tls_cert != NULL) {
-        char err[256];
-        cfg.tls = tls_server_ctx(o->tls_cert, o->tls_key, err, sizeof err);
-        if (cfg.tls == NULL) {
+        char err[WEFT_TLS_ERR_MAX];
+        if (weft_tls_server_ctx(&cfg.tls, o->tls_cert, o->tls_key, err,
+                                sizeof err) < 0) {
             fprintf(stderr, "weftd: --tls-cert: %s\n", err);
             goto out;
         }
@@ -401,7 +400,7 @@ out:
     free(abs);
     weftd_auth_destroy(cfg.auth);
     weftd_users_free(&users);
-    SSL_CTX_free(cfg.tls);
+    weft_tls_ctx_destroy(cfg.tls);
     if (cfg.root.fd >= 0)
         close(cfg.root.fd);
     if (lfd >= 0) {

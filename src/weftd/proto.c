@@ -33,7 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tls.h"
 #include "weftd.h"
 
 #define SEND_SLICE     ((uint64_t)2 << 20) /* bytes per sendfile call */
@@ -847,11 +846,12 @@ static void serve_native(struct conn *c)
 }
 
 /* The first byte tells TLS (a handshake record) from plain. With
- * --tls-cert a TLS connection is served through the pump (tls.c), whose
- * socket pair end becomes c->fd; a plain one only from this machine.
+ * --tls-cert a TLS connection is served through libweft's TLS pump
+ * (weft/tls.h), whose socket pair end becomes c->fd; a plain one only
+ * from this machine.
  * Without it, a TLS client is told nothing it could read: it is logged
  * and closed. GO_ON, or CLOSE when the connection is done. */
-static int start_tls(struct conn *c, tls_pump **pump)
+static int start_tls(struct conn *c, weft_tls_conn **tls)
 {
     unsigned char first;
 
@@ -859,7 +859,7 @@ static int start_tls(struct conn *c, tls_pump **pump)
         return CLOSE;
     if (weft_co_recv(c->fd, &first, 1, MSG_PEEK, c->io_ms) != 1)
         return CLOSE;
-    if (first != TLS_RECORD_HANDSHAKE) {
+    if (first != WEFT_TLS_RECORD_HANDSHAKE) {
         if (c->cfg->tls == NULL ||
             weftd_addr_is_local(weft_request_peer(c->req)))
             return GO_ON;
@@ -875,12 +875,12 @@ static int start_tls(struct conn *c, tls_pump **pump)
                   c->peer);
         return CLOSE;
     }
-    int rc = tls_pump_start(pump, c->cfg->tls, NULL, c->fd, c->io_ms);
+    int rc = weft_tls_accept(tls, c->cfg->tls, c->fd, c->io_ms);
     if (rc < 0) {
         weftd_log(WEFT_LOG_WARN, "%s: TLS: %s", c->peer, weft_strerror(rc));
         return CLOSE;
     }
-    c->fd = tls_pump_fd(*pump);
+    c->fd = weft_tls_fd(*tls);
     return GO_ON;
 }
 
@@ -921,21 +921,22 @@ void weftd_handle(weft_request *req, void *arg)
                      .fd = weft_request_fd(req),
                      .io_ms = weft_request_io_timeout(req),
                      .user_root.fd = -1};
-    tls_pump *pump = NULL;
-    char err[256];
+    weft_tls_conn *tls = NULL;
+    char err[WEFT_TLS_ERR_MAX];
 
     if (weft_addr_format(weft_request_peer(req), c.peer, sizeof c.peer) < 0)
         snprintf(c.peer, sizeof c.peer, "?");
     logout(&c); /* the session starts as nobody's */
-    if (start_tls(&c, &pump) == GO_ON) {
+    if (start_tls(&c, &tls) == GO_ON) {
         int http = speaks_http(&c);
         if (http == 1)
-            weftd_web_serve(req, c.cfg, c.fd, pump != NULL, c.peer);
+            weftd_web_serve(req, c.cfg, c.fd, tls != NULL, c.peer);
         else if (http == 0)
             serve_native(&c);
     }
     logout(&c);
-    if (pump != NULL && tls_pump_end(pump, err, sizeof err) < 0)
+    /* The server closes the socket itself after the handler. */
+    if (tls != NULL && weft_tls_close(tls, 0, err, sizeof err) < 0)
         weftd_log(WEFT_LOG_INFO, "%s: %s", c.peer, err);
 }
 

@@ -14,8 +14,6 @@
  *              per client address in memory shared by every process
  *   confine.c  after binding: the privilege drop (--user) and Landlock
  *   web.c      HTTP/1.1 on the same port (http*.c parse it)
- *   tls.c      TLS (--tls-cert): OpenSSL, pumped through a socket pair
- *              (tls.h; the client compiles it too)
  *
  * Untrusted bytes are read in proto.c (frames and their fields) and
  * path.c (paths); fs.c is the only file that turns a path into a
@@ -78,10 +76,10 @@ struct weftd_config {
     uint64_t max_upload; /* bytes in one request body */
     uint64_t quota;      /* bytes in the whole library; 0: none */
     weftd_auth *auth;    /* NULL: no users, no login */
-    /* OpenSSL's SSL_CTX (tls.h), NULL without --tls-cert. With it, a
-     * connection that starts with a TLS handshake is served through TLS;
-     * a plain one only from this machine (loopback, unix socket). */
-    struct ssl_ctx_st *tls;
+    /* libweft's TLS context (weft/tls.h), NULL without --tls-cert. With
+     * it, a connection that starts with a TLS handshake is served through
+     * TLS; a plain one only from this machine (loopback, unix socket). */
+    weft_tls_ctx *tls;
     /* HTTP Basic logins also over plain connections from beyond this
      * machine (--insecure-http-auth). */
     bool insecure_http_auth;

@@ -366,10 +366,15 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
         python3 -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-time.sleep(1.5)' "$port" &
+time.sleep(6)' "$port" &
         holder=$!
-        sleep 0.5
-        procs="$pid $(cat /proc/"$pid"/task/*/children)"
+        # Wait for the serving child (slow to appear under ASan and load:
+        # a fixed 0.5 s once was not enough).
+        for _ in $(seq 50); do
+            procs="$pid $(cat /proc/"$pid"/task/*/children)"
+            [ "$(wc -w <<<"$procs")" -ge 2 ] && break
+            sleep 0.1
+        done
         [ "$(wc -w <<<"$procs")" -ge 2 ] || fail "no serving children ($model)"
         want=$(printf 'Uid:\t%s\t%s\t%s\t%s' "$nuid" "$nuid" "$nuid" "$nuid")
         wantg=$(printf 'Gid:\t%s\t%s\t%s\t%s' "$ngid" "$ngid" "$ngid" "$ngid")
@@ -381,7 +386,8 @@ time.sleep(1.5)' "$port" &
             grep -q "^Groups:.*\b0\b" "/proc/$p/status" &&
                 fail "$model: process $p keeps group root"
         done
-        wait "$holder"
+        kill "$holder" 2>/dev/null || true
+        wait "$holder" 2>/dev/null || true
         T works "$port"
         stop
     done

@@ -1,7 +1,9 @@
 /* redis_server.h - a real redis-server for the tests, started by the test
  * itself: on a free loopback port (never 6379), in a fresh temporary
  * directory, killed with the test (PR_SET_PDEATHSIG) and removed after.
- * Header-only, for tests (cmocka's asserts). */
+ * With test_redis_use_tls it serves TLS only (port 0, tls-port), with a
+ * self-signed certificate made at start. Header-only, for tests
+ * (cmocka's asserts). */
 #ifndef WEFT_TEST_REDIS_SERVER_H
 #define WEFT_TEST_REDIS_SERVER_H
 
@@ -18,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <weft/core.h>
+#include <weft/weft.h>
 
 #define TEST_REDIS_BIN "/usr/bin/redis-server"
 
@@ -28,6 +30,9 @@ struct test_redis {
     char dir[128];
     char conf[64][128]; /* extra config lines */
     int nconf;
+    bool tls;       /* TLS only, on port (test_redis_use_tls) */
+    char cert[192]; /* its certificate (PEM), which clients trust */
+    char key[192];
 };
 
 static inline int test_redis_free_port(void)
@@ -70,6 +75,68 @@ static inline int test_redis_ping(int port)
     return ok;
 }
 
+/* Is a TLS Redis answering on the port? A PING through libweft's TLS. */
+static inline int test_redis_ping_tls(const struct test_redis *r)
+{
+    char buf[16], err[WEFT_TLS_ERR_MAX];
+    weft_addr a;
+    weft_tls_ctx *ctx;
+    weft_tls_conn *c;
+    int ok = 0, fd;
+
+    snprintf(buf, sizeof buf, "127.0.0.1:%d", r->port);
+    if (weft_addr_parse(&a, buf) < 0 ||
+        weft_tls_client_ctx(&ctx, r->cert, err, sizeof err) < 0)
+        return 0;
+    fd = weft_connect(&a, 1000);
+    if (fd >= 0 && weft_tls_connect(&c, ctx, fd, "127.0.0.1", 1000, 1000, err,
+                                    sizeof err) == 0) {
+        int t = weft_tls_fd(c);
+        ssize_t n = -1;
+        if (weft_write_all(t, "PING\r\n", 6, NULL, 1000) == 0)
+            n = weft_co_read(t, buf, sizeof buf - 1, 1000);
+        ok = n > 0 && (buf[0] == '+' || strncmp(buf, "-NOAUTH", 7) == 0);
+        weft_tls_close(c, 0, NULL, 0);
+    }
+    if (fd >= 0)
+        close(fd);
+    weft_tls_ctx_destroy(ctx);
+    return ok;
+}
+
+static inline int test_redis_up(const struct test_redis *r)
+{
+    return r->tls ? test_redis_ping_tls(r) : test_redis_ping(r->port);
+}
+
+/* Serve TLS only, with a new self-signed certificate for 127.0.0.1 and
+ * localhost (call before start). 0, or -1 when the openssl command is
+ * missing (the caller skips). */
+static inline int test_redis_use_tls(struct test_redis *r)
+{
+    char cmd[640];
+
+    if (r->dir[0] == '\0') {
+        snprintf(r->dir, sizeof r->dir, "/tmp/weft-redis-test.XXXXXX");
+        if (mkdtemp(r->dir) == NULL)
+            return -1;
+    }
+    snprintf(r->cert, sizeof r->cert, "%s/cert.pem", r->dir);
+    snprintf(r->key, sizeof r->key, "%s/key.pem", r->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
+             "-days 2 -subj /CN=localhost -addext "
+             "'subjectAltName=DNS:localhost,IP:127.0.0.1' >/dev/null 2>&1",
+             r->key, r->cert);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "openssl command missing: no TLS Redis\n");
+        return -1;
+    }
+    r->tls = true;
+    return 0;
+}
+
 /* Add a config line ("requirepass s3cret") before start. */
 static inline void test_redis_conf(struct test_redis *r, const char *line)
 {
@@ -104,11 +171,18 @@ static inline int test_redis_start(struct test_redis *r)
         f = fopen(path, "w");
         if (f == NULL)
             return -1;
+        if (r->tls)
+            fprintf(f,
+                    "port 0\ntls-port %d\ntls-cert-file %s\n"
+                    "tls-key-file %s\ntls-auth-clients no\n",
+                    r->port, r->cert, r->key);
+        else
+            fprintf(f, "port %d\n", r->port);
         fprintf(f,
-                "bind 127.0.0.1\nport %d\ndir %s\nsave \"\"\n"
+                "bind 127.0.0.1\ndir %s\nsave \"\"\n"
                 "daemonize no\nlogfile %s/redis.log\n"
                 "protected-mode no\n",
-                r->port, r->dir, r->dir);
+                r->dir, r->dir);
         for (int i = 0; i < r->nconf; i++)
             fprintf(f, "%s\n", r->conf[i]);
         fclose(f);
@@ -127,7 +201,7 @@ static inline int test_redis_start(struct test_redis *r)
                 r->pid = 0;
                 break; /* port taken meanwhile? try another */
             }
-            if (test_redis_ping(r->port))
+            if (test_redis_up(r))
                 return 0;
             weft_sleep_ms(10);
         }
@@ -156,7 +230,7 @@ static inline int test_redis_restart_same_port(struct test_redis *r)
     }
     r->pid = pid;
     for (int i = 0; i < 1000; i++) {
-        if (test_redis_ping(r->port))
+        if (test_redis_up(r))
             return 0;
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             r->pid = 0;
@@ -191,13 +265,22 @@ static inline void test_redis_stop(struct test_redis *r)
     r->dir[0] = '\0';
 }
 
-/* "redis://127.0.0.1:<port>/<name><query>" */
+/* "redis://127.0.0.1:<port>/<name><query>"; with TLS
+ * "rediss://127.0.0.1:<port>/<name>?tls_ca=<cert>[&<query>]" */
 static inline void test_redis_url(const struct test_redis *r, char *buf,
                                   size_t cap, const char *name,
                                   const char *query)
 {
-    snprintf(buf, cap, "redis://127.0.0.1:%d/%s%s", r->port, name,
-             query ? query : "");
+    int n;
+
+    if (r->tls)
+        n = snprintf(buf, cap, "rediss://127.0.0.1:%d/%s?tls_ca=%s%s%s",
+                     r->port, name, r->cert, query && query[0] ? "&" : "",
+                     query && query[0] ? query + 1 : "");
+    else
+        n = snprintf(buf, cap, "redis://127.0.0.1:%d/%s%s", r->port, name,
+                     query ? query : "");
+    assert_true(n > 0 && (size_t)n < cap);
 }
 
 #endif
