@@ -28,6 +28,8 @@ for tool in curl python3 openssl; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool missing"; exit 0; }
 done
 fail() { echo "FAIL: $*"; exit 1; }
+# start, stop, make_cert
+source "$(dirname "${BASH_SOURCE[0]}")/weftd_run.sh"
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -37,30 +39,6 @@ cleanup() {
 trap cleanup EXIT
 cd "$tmp"
 
-start() { # OUT ARGS...: weftd in the background; sets pid and port
-    local out=$1
-    shift
-    : >"$out" # before the background job opens it
-    "$W" --no-landlock "$@" 2>"$out" &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^weftd: serving' "$out" && break
-        kill -0 "$pid" 2>/dev/null ||
-            fail "weftd $* did not start: $(cat "$out")"
-        sleep 0.05
-    done
-    port=$(sed -n 's/^weftd: serving .* on [^ ]*:\([0-9][0-9]*\)[ ,].*/\1/p' \
-        "$out" | head -n 1)
-    [ -n "$port" ] || fail "no serving line: $(cat "$out")"
-    U="http://127.0.0.1:$port"
-}
-stop() {
-    local rc=0
-    kill -TERM "$pid"
-    wait "$pid" || rc=$?
-    pid=
-    [ "$rc" -eq 0 ] || fail "weftd exited $rc after SIGTERM"
-}
 # status ARGS...: the HTTP status curl got
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 "$@"; }
 expect() { # WANT WHAT ARGS...
@@ -297,11 +275,9 @@ stop
 "$W" passwd --users users.txt ana <<<'ana-pass-1' >/dev/null 2>&1
 "$W" passwd --users users.txt --read-only reader <<<'reader-pass' \
     >/dev/null 2>&1
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout key.pem -out cert.pem -days 2 -subj /CN=localhost \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+make_cert localhost "DNS:localhost,IP:127.0.0.1"
 start d.auth --root lib --listen 127.0.0.1:0 --users users.txt \
-    --login-limit 3/30 --tls-cert cert.pem --tls-key key.pem
+    --login-limit 3/30 --tls-cert localhost.pem --tls-key localhost.key
 curl -s -D h.txt -o /dev/null "$U/a.txt"
 grep -q ' 401 ' h.txt && grep -qi '^www-authenticate: Basic realm="weftd"' h.txt ||
     fail "no login: $(cat h.txt)"
@@ -309,9 +285,9 @@ expect 200 "login" -u ana:ana-pass-1 "$U/a.txt"
 expect 201 "PUT as ana" -u ana:ana-pass-1 -T one.txt "$U/docs/ana.txt"
 expect 403 "PUT as a read-only user" -u reader:reader-pass -T one.txt \
     "$U/docs/reader.txt"
-expect 200 "over TLS" --cacert cert.pem -u ana:ana-pass-1 \
+expect 200 "over TLS" --cacert localhost.pem -u ana:ana-pass-1 \
     "https://localhost:$port/a.txt"
-[ "$(curl -s --cacert cert.pem -u ana:ana-pass-1 "https://127.0.0.1:$port/docs/r.bin" | cmp - lib/docs/r.bin && echo same)" = same ] ||
+[ "$(curl -s --cacert localhost.pem -u ana:ana-pass-1 "https://127.0.0.1:$port/docs/r.bin" | cmp - lib/docs/r.bin && echo same)" = same ] ||
     fail "HTTPS download differs"
 expect 401 "wrong password" -u ana:wrong "$U/a.txt"
 expect 401 "wrong password" -u ana:wrong "$U/a.txt"

@@ -26,6 +26,8 @@ for tool in openssl python3; do
         { echo "SKIP: $tool missing"; exit 0; }
 done
 fail() { echo "FAIL: $*"; exit 1; }
+# start, stop, make_cert
+source "$(dirname "${BASH_SOURCE[0]}")/weftd_run.sh"
 tmp=$(mktemp -d)
 pid=
 relay=
@@ -38,38 +40,9 @@ cd "$tmp"
 
 # A certificate for localhost and the loopback addresses, and one for
 # another name.
-cert() { # NAME SAN
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-        -nodes -keyout "$1.key" -out "$1.pem" -days 2 -subj "/CN=$1" \
-        -addext "subjectAltName=$2" 2>/dev/null ||
-        fail "openssl could not make a certificate"
-}
-cert localhost "DNS:localhost,IP:127.0.0.1,IP:::1"
-cert elsewhere "DNS:elsewhere.invalid"
+make_cert localhost "DNS:localhost,IP:127.0.0.1,IP:::1"
+make_cert elsewhere "DNS:elsewhere.invalid"
 
-start() { # OUT ARGS...: weftd in the background; sets pid and port
-    local out=$1
-    shift
-    : >"$out" # before the background job opens it
-    "$W" --no-landlock "$@" 2>"$out" &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^weftd: serving' "$out" && break
-        kill -0 "$pid" 2>/dev/null ||
-            fail "weftd $* did not start: $(cat "$out")"
-        sleep 0.05
-    done
-    port=$(sed -n 's/^weftd: serving .* on [^ ]*:\([0-9][0-9]*\)[ ,].*/\1/p' \
-        "$out" | head -n 1)
-    [ -n "$port" ] || fail "no serving line: $(cat "$out")"
-}
-stop() {
-    local rc=0
-    kill -TERM "$pid"
-    wait "$pid" || rc=$?
-    pid=
-    [ "$rc" -eq 0 ] || fail "weftd exited $rc after SIGTERM"
-}
 weft() { timeout 60 "$C" -s "127.0.0.1:$port" -t 10000 "$@"; }
 
 # ---- every model --------------------------------------------------------
