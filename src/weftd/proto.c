@@ -35,9 +35,9 @@
 
 #include "weftd.h"
 
-#define SEND_SLICE     ((uint64_t)2 << 20) /* bytes per sendfile call */
-#define RECV_SLICE     ((uint64_t)4 << 20) /* bytes per timed body read */
-#define LINGER_MS      2000                /* draining before a refusal close */
+#define SEND_SLICE ((uint64_t)2 << 20) /* bytes per sendfile call */
+#define RECV_SLICE ((uint64_t)4 << 20) /* bytes per timed body read */
+#define LINGER_MS  2000                /* draining before a refusal close */
 #ifndef ASYNC_HASH_MIN /* bodies hashed on a thread; -D for A/B runs */
 #define ASYNC_HASH_MIN ((uint64_t)8 << 20)
 #endif
