@@ -27,6 +27,8 @@
 
 #include <weft/weft.h>
 
+#include "unit/tls_helpers.h"
+
 #define BIG (3 * 1024 * 1024 + 17) /* more than every buffer on the way */
 
 static char dir[64];
@@ -34,19 +36,6 @@ static char cert_a[128], key_a[128], cert_b[128], key_b[128];
 static bool have_certs;
 
 /* ---- fixtures ------------------------------------------------------------ */
-
-/* A self-signed certificate for localhost and 127.0.0.1. */
-static int make_cert(const char *cert, const char *key)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey ec -pkeyopt "
-             "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
-             "-days 2 -subj /CN=localhost -addext "
-             "'subjectAltName=DNS:localhost,IP:127.0.0.1' >/dev/null 2>&1",
-             key, cert);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static int setup(void **state)
 {
@@ -62,7 +51,7 @@ static int setup(void **state)
         fprintf(stderr, "openssl command missing: TLS tests skipped\n");
         return 0;
     }
-    if (make_cert(cert_a, key_a) < 0 || make_cert(cert_b, key_b) < 0)
+    if (test_make_cert(cert_a, key_a) < 0 || test_make_cert(cert_b, key_b) < 0)
         return -1;
     have_certs = true;
     return 0;
@@ -82,49 +71,15 @@ static int teardown(void **state)
             skip();                                                            \
     } while (0)
 
-/* How many descriptors and threads this process has. */
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* How many pump threads (named "weft-tls-pump" by libweft) are alive. */
-static int count_pumps(void)
-{
-    char path[300], comm[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL &&
-            strncmp(comm, "weft-tls-pump", 13) == 0)
-            n++;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
 /* No pump thread is left: every one was joined. (A joined thread may
  * still show in /proc for a moment - glibc's join returns at the
  * kernel's clear of the thread id, the task is released just after - so
  * the count is given one.) */
 static void assert_threads_gone(void)
 {
-    for (int i = 0; i < 500 && count_pumps() != 0; i++)
+    for (int i = 0; i < 500 && test_count_pumps() != 0; i++)
         weft_sleep_ms(10);
-    assert_int_equal(count_pumps(), 0);
+    assert_int_equal(test_count_pumps(), 0);
 }
 
 static int listen_any(weft_addr *a)
@@ -282,7 +237,7 @@ static void round_trip(const char *host)
     struct srv s;
     weft_addr a;
     weft_tls_conn *c;
-    int sock, fds = count_fds();
+    int sock, fds = test_count_fds();
     unsigned char *buf = malloc(BIG);
 
     assert_non_null(buf);
@@ -292,9 +247,9 @@ static void round_trip(const char *host)
     for (size_t i = 0; i < BIG; i++)
         buf[i] = pattern(i);
     /* the count below sees pumps: ours and, soon, the server's */
-    for (int i = 0; i < 500 && count_pumps() != 2; i++)
+    for (int i = 0; i < 500 && test_count_pumps() != 2; i++)
         weft_sleep_ms(10);
-    assert_int_equal(count_pumps(), 2);
+    assert_int_equal(test_count_pumps(), 2);
     assert_int_equal(weft_write_all(tfd, buf, BIG, NULL, 20000), 0);
     memset(buf, 0, BIG);
     assert_int_equal(weft_read_exact(tfd, buf, BIG, NULL, 20000), 0);
@@ -311,7 +266,7 @@ static void round_trip(const char *host)
     assert_int_equal(s.close_rc, 0);
     free(buf);
     assert_threads_gone();
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(test_count_fds(), fds);
 }
 
 static void test_round_trip_ip(void **state)
@@ -337,7 +292,7 @@ static void refused(const char *cert, const char *key, const char *ca,
     struct srv s;
     weft_addr a;
     weft_tls_conn *c = NULL;
-    int sock, fds = count_fds();
+    int sock, fds = test_count_fds();
 
     srv_start(&s, &a, cert, key, READ_TO_EOF);
     assert_int_equal(client(&a, ca, host, &c, &sock, err), -EACCES);
@@ -348,7 +303,7 @@ static void refused(const char *cert, const char *key, const char *ca,
     assert_int_equal(s.got, 0);
     assert_int_equal(s.close_rc, -EPROTO);
     assert_true(s.close_err[0] != '\0');
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(test_count_fds(), fds);
 }
 
 static void test_untrusted(void **state)
@@ -469,7 +424,7 @@ static void close_then_eof(int flags)
     struct srv s;
     weft_addr a;
     weft_tls_conn *c;
-    int sock, fds = count_fds();
+    int sock, fds = test_count_fds();
     const size_t n = 1 << 20;
     unsigned char *buf = malloc(n);
 
@@ -495,7 +450,7 @@ static void close_then_eof(int flags)
     assert_int_equal(s.close_rc, 0);
     free(buf);
     assert_threads_gone();
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(test_count_fds(), fds);
     assert_int_equal(weft_tls_close(NULL, 0, NULL, 0), 0);
 }
 
@@ -598,10 +553,10 @@ static void test_forget_in_child(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int before = count_fds();
+        int before = test_count_fds();
         weft_tls_forget(c, WEFT_TLS_CLOSE_SOCKET);
         /* its end, the pump's end and the socket: three fewer */
-        _exit(count_fds() == before - 3 ? 0 : 1);
+        _exit(test_count_fds() == before - 3 ? 0 : 1);
     }
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -22,6 +22,8 @@
 
 #include <weft/weft.h>
 
+#include "unit/tls_helpers.h" /* test_make_cert */
+
 #define TEST_REDIS_BIN "/usr/bin/redis-server"
 
 struct test_redis {
@@ -114,8 +116,6 @@ static inline int test_redis_up(const struct test_redis *r)
  * missing (the caller skips). */
 static inline int test_redis_use_tls(struct test_redis *r)
 {
-    char cmd[640];
-
     if (r->dir[0] == '\0') {
         snprintf(r->dir, sizeof r->dir, "/tmp/weft-redis-test.XXXXXX");
         if (mkdtemp(r->dir) == NULL)
@@ -123,13 +123,7 @@ static inline int test_redis_use_tls(struct test_redis *r)
     }
     snprintf(r->cert, sizeof r->cert, "%s/cert.pem", r->dir);
     snprintf(r->key, sizeof r->key, "%s/key.pem", r->dir);
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey ec -pkeyopt "
-             "ec_paramgen_curve:prime256v1 -nodes -keyout '%s' -out '%s' "
-             "-days 2 -subj /CN=localhost -addext "
-             "'subjectAltName=DNS:localhost,IP:127.0.0.1' >/dev/null 2>&1",
-             r->key, r->cert);
-    if (system(cmd) != 0) {
+    if (test_make_cert(r->cert, r->key) < 0) {
         fprintf(stderr, "openssl command missing: no TLS Redis\n");
         return -1;
     }

@@ -27,6 +27,8 @@
 
 #include <weft/weft.h>
 
+#include "unit/tls_helpers.h"
+
 #include "redis/redis_int.h"
 #include "unit/redis/redis_server.h"
 
@@ -78,48 +80,15 @@ static void qurl(char *buf, size_t cap, const char *query)
     test_redis_url(&srv, buf, cap, name, query);
 }
 
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    assert_non_null(d);
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* How many pump threads (named "weft-tls-pump" by libweft) are alive. */
-static int count_pumps(void)
-{
-    char path[300], comm[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL &&
-            strncmp(comm, "weft-tls-pump", 13) == 0)
-            n++;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
 /* Every descriptor closed, and no pump thread left: every one was
  * joined. (A joined thread may still show in /proc for a moment, so the
  * count is given one.) */
 static void assert_clean(int fds)
 {
-    for (int i = 0; i < 500 && count_pumps() != 0; i++)
+    for (int i = 0; i < 500 && test_count_pumps() != 0; i++)
         weft_sleep_ms(10);
-    assert_int_equal(count_pumps(), 0);
-    assert_int_equal(count_fds(), fds);
+    assert_int_equal(test_count_pumps(), 0);
+    assert_int_equal(test_count_fds(), fds);
 }
 
 static void test_queue_round_trip(void **state)
@@ -128,7 +97,7 @@ static void test_queue_round_trip(void **state)
     weft_queue *q, *q2;
     (void)state;
     NEED_TLS();
-    int fds = count_fds();
+    int fds = test_count_fds();
 
     qurl(url, sizeof url, NULL);
     assert_int_equal(weft_redis_queue_open(&q, url, NULL), 0);
@@ -252,7 +221,7 @@ static void test_pool_map(void **state)
     weft_task_result res[16];
     (void)state;
     NEED_TLS();
-    int fds = count_fds();
+    int fds = test_count_fds();
 
     qurl(url, sizeof url, "?visibility_ms=2000");
     for (int i = 0; i < 2; i++) {
@@ -289,7 +258,7 @@ static void test_untrusted(void **state)
     weft_redis_pool *p = NULL;
     (void)state;
     NEED_TLS();
-    int fds = count_fds();
+    int fds = test_count_fds();
 
     /* the system's CAs do not know a self-signed certificate */
     snprintf(url, sizeof url, "rediss://127.0.0.1:%d/u", srv.port);
